@@ -1,0 +1,239 @@
+"""Aggregation over seeds: mean and Student-t 95% CI per generation, paired change, ratio to gen 0.
+
+Leaderboards and plots both read stored results through this module, so the numbers in a table and
+in a plot come from one computation. Seeds are the unit of replication: every statistic is over the
+chains (one per seed) of one run group, never over samples inside a chain.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from scipy.special import stdtrit
+
+from collapsebench.errors import CollapseBenchError
+from collapsebench.metrics import FAMILIES
+from collapsebench.storage import ResultsError, find_runs, read_rows, read_spec
+
+CONFIDENCE = 0.95
+
+METHOD = (
+    "± = 95% CI, Student t over n seeds (t₀.₉₇₅,ₙ₋₁ · s/√n, s = sample std; — for n < 2); "
+    "change = paired difference last − generation 0 over the same seeds; "
+    "gen G/gen 0 = ratio to generation 0 per seed, then averaged"
+)
+"""How every ± in collapsebench is computed; printed under each table."""
+
+
+@dataclass(frozen=True)
+class Stat:
+    """Mean, sample std, number of finite values and the t-based CI half-width of one quantity."""
+
+    mean: float
+    std: float
+    n: int
+    ci: float
+
+    @classmethod
+    def of(cls, values: Iterable[float]) -> Stat:
+        """Summarise the finite values (NaN and ±inf mean "no value" and are left out of n)."""
+        array = np.asarray(list(values), dtype=float)
+        finite = array[np.isfinite(array)]
+        n = int(finite.size)
+        if n == 0:
+            return cls(math.nan, math.nan, 0, math.nan)
+        mean = float(finite.mean())
+        if n < 2:
+            return cls(mean, math.nan, 1, math.nan)
+        std = float(finite.std(ddof=1))
+        ci = float(stdtrit(n - 1, 0.5 + CONFIDENCE / 2) * std / math.sqrt(n))
+        return cls(mean, std, n, ci)
+
+
+@dataclass(frozen=True)
+class SeedRun:
+    """One chain: its spec and finished rows (generation order)."""
+
+    seed: int
+    spec: dict[str, Any]
+    rows: tuple[dict[str, Any], ...]
+
+    @property
+    def collapsed_at(self) -> int | None:
+        """First generation whose fit was degenerate, or None if the chain never collapsed."""
+        return next((int(r["generation"]) for r in self.rows if r.get("status") == "collapsed"), None)
+
+    @property
+    def last_generation(self) -> int:
+        return int(self.rows[-1]["generation"]) if self.rows else -1
+
+    @cached_property
+    def _by_generation(self) -> dict[int, dict[str, Any]]:
+        return {int(row["generation"]): row for row in self.rows}
+
+    def value(self, metric: str, generation: int) -> float:
+        """The metric at ``generation``; NaN where the row is absent, collapsed or the value null."""
+        row = self._by_generation.get(generation, {})
+        value = (row.get("metrics") or {}).get(metric)
+        return math.nan if value is None else float(value)
+
+
+@dataclass(frozen=True)
+class Summary:
+    """One quantity of one group at generation 0 and at the last generation."""
+
+    name: str
+    metric: str
+    family: str
+    higher_is_better: bool | None
+    first: Stat
+    last: Stat
+    change: Stat
+    relative: Stat
+
+
+@dataclass(frozen=True)
+class RunGroup:
+    """The seeds of one config (one ``<model>__<mitigation>__<hash>`` folder), sorted by seed."""
+
+    track: str
+    run_group: str
+    config_hash: str
+    model: str
+    mitigation: str
+    sampling: dict[str, Any]
+    headline: str
+    families: dict[str, str]
+    metrics: dict[str, dict[str, Any]]
+    runs: tuple[SeedRun, ...]
+
+    @property
+    def seeds(self) -> list[int]:
+        return [run.seed for run in self.runs]
+
+    @property
+    def generations(self) -> int:
+        """The last generation index G that the group's chains were configured to reach."""
+        return max(int(run.spec["config"]["generations"]) for run in self.runs)
+
+    @property
+    def collapsed(self) -> list[SeedRun]:
+        return [run for run in self.runs if run.collapsed_at is not None]
+
+    @property
+    def unfinished(self) -> list[SeedRun]:
+        """Chains that stopped before G without collapsing (still running, or killed)."""
+        return [r for r in self.runs if r.collapsed_at is None and r.last_generation < self.generations]
+
+    def names(self) -> list[str]:
+        """Every name :meth:`resolve` accepts: the families, then the raw metric names."""
+        return [f for f in FAMILIES if f in self.families] + sorted(self.metrics)
+
+    def resolve(self, name: str) -> str | None:
+        """Family name → the metric the spec names for it; a metric name → itself; else None."""
+        if name in self.families:
+            return self.families[name]
+        return name if name in self.metrics else None
+
+    def family_of(self, metric: str) -> str:
+        return str(self.metrics.get(metric, {}).get("family", "raw"))
+
+    def higher_is_better(self, metric: str) -> bool | None:
+        value = self.metrics.get(metric, {}).get("higher_is_better")
+        return None if value is None else bool(value)
+
+    def values(self, metric: str, generation: int) -> np.ndarray:
+        """Per-seed values at ``generation`` (NaN where a seed has none), in seed order."""
+        return np.array([run.value(metric, generation) for run in self.runs], dtype=float)
+
+    def stat(self, metric: str, generation: int) -> Stat:
+        return Stat.of(self.values(metric, generation))
+
+    def series(self, metric: str) -> list[Stat]:
+        """Stat per generation 0..G: what a plot draws."""
+        return [self.stat(metric, g) for g in range(self.generations + 1)]
+
+    def change(self, metric: str, generation: int | None = None) -> Stat:
+        """Paired difference value_g − value_0 over the seeds finite at both (g defaults to G)."""
+        g = self.generations if generation is None else generation
+        return Stat.of(self.values(metric, g) - self.values(metric, 0))
+
+    def relative(self, metric: str, generation: int | None = None) -> Stat:
+        """Per-seed ratio value_g / value_0, then aggregated; NaN for a seed whose value_0 is 0."""
+        g = self.generations if generation is None else generation
+        base = self.values(metric, 0)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ratio = self.values(metric, g) / base
+        ratio[base == 0] = np.nan
+        return Stat.of(ratio)
+
+    def summary(self, name: str) -> Summary:
+        """Generation 0, last generation, change and ratio of a family or metric."""
+        metric = self.resolve(name)
+        if metric is None:
+            raise CollapseBenchError(f"run group {self.run_group} has no metric or family '{name}'.")
+        return Summary(
+            name=name,
+            metric=metric,
+            family=self.family_of(metric),
+            higher_is_better=self.higher_is_better(metric),
+            first=self.stat(metric, 0),
+            last=self.stat(metric, self.generations),
+            change=self.change(metric),
+            relative=self.relative(metric),
+        )
+
+
+def _group(track: str, name: str, runs: Sequence[SeedRun]) -> RunGroup:
+    hashes = sorted({str(run.spec["config_hash"]) for run in runs})
+    if len(hashes) > 1:
+        raise ResultsError(
+            f"the seeds of run group {track}/{name} have different config hashes ({', '.join(hashes)}): "
+            "they are not the same experiment; move the odd seed folders into their own run group."
+        )
+    seeds = [run.seed for run in runs]
+    if len(set(seeds)) != len(seeds):
+        raise ResultsError(f"run group {track}/{name} holds seed folders with the same seed: remove the duplicates.")
+    spec = runs[0].spec
+    config = spec["config"]
+    return RunGroup(
+        track=track,
+        run_group=name,
+        config_hash=hashes[0],
+        model=str(spec["model"]),
+        mitigation=str(spec["mitigation"]),
+        sampling=dict(config.get("sampling") or {}),
+        headline=str(spec["headline"]),
+        families=dict(spec.get("families") or {}),
+        metrics=dict(spec.get("metrics") or {}),
+        runs=tuple(sorted(runs, key=lambda run: run.seed)),
+    )
+
+
+def load_groups(results_dir: Path, track: str) -> list[RunGroup]:
+    """Every run group of ``track`` under ``results_dir``, in a stable order (model, mitigation, hash)."""
+    by_group: dict[str, list[SeedRun]] = {}
+    for run_dir in find_runs(results_dir, track):
+        spec = read_spec(run_dir)
+        if spec.get("track") != track:
+            continue
+        run = SeedRun(seed=int(spec["seed"]), spec=spec, rows=tuple(read_rows(run_dir)))
+        by_group.setdefault(str(spec["run_group"]), []).append(run)
+    if not by_group:
+        raise CollapseBenchError(
+            f"no results for track '{track}' under {results_dir}: "
+            f"run `collapsebench sweep --track {track} --results-dir {results_dir}` first."
+        )
+    groups = [_group(track, name, runs) for name, runs in by_group.items()]
+    return sorted(groups, key=lambda g: (g.model, g.mitigation, sampling_label(g.sampling), g.config_hash))
+
+
+def sampling_label(sampling: dict[str, Any]) -> str:
+    """``key=value`` pairs in key order: a short, stable label for a sampling policy."""
+    return ", ".join(f"{key}={value}" for key, value in sorted(sampling.items()))

@@ -1,0 +1,234 @@
+"""The recursive-training loop of DESIGN.md, run for several seeds of one config in lockstep.
+
+Per generation g: ``mitigation.build`` → ``family.fit_many`` (init policy) → ``family.sample_many``
+(sampling policy) → metrics → one row appended. Each chain checkpoints model_g and
+synthetic_{g+1} before its row, so a killed run resumes at the first generation without a row and
+reproduces the uninterrupted numbers (randomness is derived from (seed, generation) alone).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from collapsebench import provenance
+from collapsebench.components import Components, resolve
+from collapsebench.config import RunConfig
+from collapsebench.data import RealData
+from collapsebench.errors import DegenerateFit
+from collapsebench.metrics import MetricContext
+from collapsebench.models import Model
+from collapsebench.samples import Samples
+from collapsebench.seeding import Stream, rng_for
+from collapsebench.storage import SCHEMA_VERSION, ResultsError, RunStore, atomic_write_npz, load_npz
+
+Progress = Callable[[int, int], None]
+"""Called with (seed, generation) after each finished generation."""
+
+
+@dataclass
+class Chain:
+    """One seed's chain: its store, real data and what the next generation needs."""
+
+    seed: int
+    store: RunStore
+    real: RealData
+    next_generation: int = 0
+    model: Model | None = None
+    reference: Model | None = None
+    history: list[Samples] = field(default_factory=list)
+    done: bool = False
+    cache: dict[str, Any] = field(default_factory=dict)
+
+
+def run_dir(results_dir: Path, config: RunConfig, seed: int) -> Path:
+    return Path(results_dir) / config.track / config.run_group() / f"seed-{seed}"
+
+
+def run_chains(
+    config: RunConfig, results_dir: Path, progress: Progress | None = None
+) -> dict[int, list[dict[str, Any]]]:
+    """Run (or resume) one chain per seed of ``config``; returns each seed's rows."""
+    parts = resolve(config)
+    with ExitStack() as stack:
+        chains = []
+        for seed in config.seeds:
+            store = stack.enter_context(RunStore(run_dir(results_dir, config, seed)).locked())
+            chains.append(_open_chain(parts, seed, store))
+        pending = [c.next_generation for c in chains if not c.done]
+        for generation in range(min(pending, default=config.generations + 1), config.generations + 1):
+            active = [c for c in chains if not c.done and c.next_generation == generation]
+            if active:
+                _step(parts, active, generation, progress)
+        return {c.seed: c.store.rows() for c in chains}
+
+
+def _spec(parts: Components, seed: int, real: RealData) -> dict[str, Any]:
+    config = parts.config
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "track": config.track,
+        "model": config.model,
+        "mitigation": config.mitigation,
+        "seed": seed,
+        "run_group": config.run_group(),
+        "config_hash": config.config_hash(),
+        "config": config.model_copy(update={"seeds": [seed]}).model_dump(),
+        "headline": parts.track.headline,
+        "families": parts.families,
+        "metrics": {
+            m.name: {"family": m.family, "higher_is_better": m.higher_is_better, "description": m.description}
+            for m in parts.metrics
+        },
+        "data": {"source": parts.data_source.name, "fingerprint": real.fingerprint, "provenance": real.provenance},
+        "resources": parts.track.resources,
+        "versions": provenance.package_versions(),
+        "git_commit": provenance.git_commit(),
+        "hardware": provenance.hardware(),
+        "created_at": provenance.utc_now(),
+    }
+
+
+def _open_chain(parts: Components, seed: int, store: RunStore) -> Chain:
+    """Load real data, write or check the run spec, and restore state after the last finished row."""
+    config = parts.config
+    real = parts.data_source.load(seed)
+    spec = store.spec()
+    if spec is None:
+        store.write_spec(_spec(parts, seed, real))
+    else:
+        if spec["data"]["fingerprint"] != real.fingerprint:
+            raise ResultsError(
+                f"The real data of {store.dir} changed since it was run (fingerprint "
+                f"{spec['data']['fingerprint']} → {real.fingerprint}); use a new --results-dir."
+            )
+        if spec["config"]["generations"] != config.generations:
+            spec["config"]["generations"] = config.generations
+            store.write_spec(spec)
+    rows = store.rows()
+    if [r["generation"] for r in rows] != list(range(len(rows))):
+        raise ResultsError(f"{store.dir}/rows.jsonl has gaps or duplicates: move the folder away and rerun it.")
+    chain = Chain(seed, store, real, next_generation=len(rows))
+    ok = [r["generation"] for r in rows if r["status"] == "ok"]
+    stopped = bool(rows) and rows[-1]["status"] == "collapsed" and (config.on_collapse == "stop" or not ok)
+    chain.done = stopped or chain.next_generation > config.generations
+    if chain.done or not ok:
+        return chain
+    chain.reference = parts.family.load_state_dict(load_npz(store.model_path(0)))
+    chain.model = parts.family.load_state_dict(load_npz(store.model_path(ok[-1])))
+    window = parts.mitigation.history_window
+    kept = ok if window is None else ok[-window:]
+    chain.history = [Samples.load(store.synthetic_path(g + 1)) for g in kept]
+    return chain
+
+
+def _init(parts: Components, chain: Chain) -> Model | None:
+    policy = parts.config.init
+    if policy == "previous" and chain.model is not None:
+        return chain.model
+    if policy in ("base", "previous"):
+        return parts.family.base(chain.real)
+    return None
+
+
+def _train_set(parts: Components, chain: Chain, generation: int) -> Samples:
+    if generation == 0 or chain.reference is None:
+        return chain.real.train
+    rng = rng_for(chain.seed, generation, Stream.BUILD)
+    return parts.mitigation.build(generation, chain.real, chain.history, rng, chain.reference.log_likelihood)
+
+
+def _step(parts: Components, chains: list[Chain], generation: int, progress: Progress | None) -> None:
+    family = parts.family
+    trains = [_train_set(parts, c, generation) for c in chains]
+    fitted = family.fit_many(
+        trains, [_init(parts, c) for c in chains], [rng_for(c.seed, generation, Stream.FIT) for c in chains]
+    )
+    ok = [i for i, m in enumerate(fitted) if not isinstance(m, DegenerateFit)]
+    n = parts.mitigation.samples_needed(len(chains[0].real.train))
+    drawn = family.sample_many(
+        [fitted[i] for i in ok],
+        n,
+        [rng_for(chains[i].seed, generation, Stream.SAMPLE) for i in ok],
+        parts.policy,
+        [chains[i].real for i in ok],
+    )
+    samples_of = dict(zip(ok, drawn))
+    for i, chain in enumerate(chains):
+        result = fitted[i]
+        if i in samples_of and not np.all(np.isfinite(samples_of[i])):
+            result = DegenerateFit("model produced non-finite samples")
+        if isinstance(result, DegenerateFit):
+            _record_collapse(parts, chain, generation, trains[i], result.reason)
+        else:
+            _record_generation(parts, chain, generation, trains[i], result, samples_of[i])
+        if progress is not None:
+            progress(chain.seed, generation)
+
+
+def _base_row(chain: Chain, generation: int, train: Samples) -> dict[str, Any]:
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "generation": generation,
+        "seed": chain.seed,
+        "train": {"size": len(train), "composition": train.composition()},
+    }
+
+
+def _record_collapse(parts: Components, chain: Chain, generation: int, train: Samples, reason: str) -> None:
+    row = _base_row(chain, generation, train)
+    row.update(status="collapsed", reason=reason, metrics={m.name: None for m in parts.metrics},
+               families={f: None for f in parts.families})
+    chain.store.append_row(row)
+    chain.next_generation = generation + 1
+    stop = parts.config.on_collapse == "stop" or chain.reference is None
+    chain.done = stop or generation >= parts.config.generations
+
+
+def _record_generation(
+    parts: Components, chain: Chain, generation: int, train: Samples, model: Model, data: np.ndarray
+) -> None:
+    store = chain.store
+    synthetic = Samples.synthetic(data, generation, parts.config.model)
+    synthetic.save(store.synthetic_path(generation + 1))
+    atomic_write_npz(store.model_path(generation), model.state_dict())
+    reference = model if generation == 0 else chain.reference
+    assert reference is not None
+    ctx = MetricContext(
+        generation=generation,
+        seed=chain.seed,
+        model=model,
+        reference=reference,
+        samples=data,
+        train=train,
+        real=chain.real,
+        rng=rng_for(chain.seed, generation, Stream.METRICS),
+        artifact_dir=store.artifact_dir,
+        cache=chain.cache,
+    )
+    metrics = {m.name: _finite_or_none(m.compute(ctx)) for m in parts.metrics}
+    row = _base_row(chain, generation, train)
+    row.update(status="ok", reason=None, metrics=metrics,
+               families={fam: metrics[name] for fam, name in parts.families.items()})
+    store.append_row(row)
+
+    window = parts.mitigation.history_window
+    chain.history.append(synthetic)
+    if window is not None:
+        chain.history = chain.history[-window:]
+    chain.model, chain.reference = model, reference
+    chain.next_generation = generation + 1
+    chain.done = generation >= parts.config.generations
+    kept = {s.generation[0] + 1 for s in chain.history if len(s)}
+    store.prune(keep_models={0, generation}, keep_synthetic=kept | {generation + 1})
+
+
+def _finite_or_none(value: float) -> float | None:
+    value = float(value)
+    return value if math.isfinite(value) else None

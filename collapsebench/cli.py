@@ -1,0 +1,129 @@
+"""The ``collapsebench`` command line."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from collapsebench import __version__
+from collapsebench.errors import CollapseBenchError
+
+DEFAULT_RESULTS = Path("runs")
+COMMITTED_RESULTS = Path("leaderboards/results")
+LEADERBOARD_DIR = Path("leaderboards")
+
+
+@click.group()
+@click.version_option(__version__, prog_name="collapsebench")
+def cli() -> None:
+    """Measure model collapse under recursive training, and compare mitigations."""
+
+
+def _selection_options(func):
+    func = click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="Override a config key (YAML value), e.g. --set generations=20.")(func)
+    func = click.option("--preset", help="A preset of the track, e.g. quick or paper.")(func)
+    func = click.option("--track", help="Track name (see `collapsebench list`).")(func)
+    func = click.argument("config_file", required=False, type=click.Path(path_type=Path))(func)
+    func = click.option("--results-dir", type=click.Path(path_type=Path), default=DEFAULT_RESULTS, show_default=True)(func)
+    func = click.option("--jobs", type=int, default=None, help="Parallel processes (default: CPU count).")(func)
+    return func
+
+
+@cli.command()
+@_selection_options
+@click.option("--model", help="Model family (required unless the config file names one).")
+@click.option("--mitigation", help="Mitigation, e.g. replace, retain:0.1, accumulate.")
+@click.option("--seeds", help="Comma-separated seeds, e.g. 0,1,2.")
+def run(config_file, track, preset, overrides, results_dir, jobs, model, mitigation, seeds) -> None:
+    """Run chains of one model under one mitigation (one chain per seed); resumes finished work."""
+    from collapsebench.runner import resolve_run, run_configs
+
+    config = resolve_run(config_file, track, preset, model, mitigation, seeds, list(overrides))
+    run_configs([config], results_dir, jobs=jobs)
+
+
+@cli.command()
+@_selection_options
+def sweep(config_file, track, preset, overrides, results_dir, jobs) -> None:
+    """Run a grid of models × mitigations × seeds in parallel processes; resumes finished work."""
+    from collapsebench.runner import resolve_sweep, run_configs
+
+    config = resolve_sweep(config_file, track, preset, list(overrides))
+    run_configs(config.runs(), results_dir, jobs=jobs)
+
+
+@cli.command()
+def plugins() -> None:
+    """Loaded plugins as JSON: name, version, hooks (and any that failed, with the error)."""
+    from collapsebench.plugins import describe_plugins
+
+    click.echo(json.dumps(describe_plugins(), indent=2))
+
+
+@cli.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def list_components(as_json: bool) -> None:
+    """Tracks, models, data sources, mitigations and metrics, with metric directions."""
+    from collapsebench.catalog import catalog, render_catalog
+
+    entries = catalog()
+    click.echo(json.dumps(entries, indent=2) if as_json else render_catalog(entries))
+
+
+@cli.command()
+@click.option("--track", required=True)
+@click.option("--results-dir", type=click.Path(path_type=Path), default=COMMITTED_RESULTS, show_default=True)
+@click.option("--out", type=click.Path(path_type=Path), default=LEADERBOARD_DIR, show_default=True, help="Folder for <track>.md.")
+@click.option("--check", is_flag=True, help="Fail if the table in --out does not match the results.")
+def leaderboard(track: str, results_dir: Path, out: Path, check: bool) -> None:
+    """Render leaderboards/<track>.md from stored results (mean ± 95% CI over seeds)."""
+    from collapsebench.leaderboard import check_leaderboard, write_leaderboard
+
+    if check:
+        problems = check_leaderboard(results_dir, track, out)
+        if problems:
+            raise CollapseBenchError("; ".join(problems))
+        click.echo(f"{out / (track + '.md')} matches {results_dir}")
+    else:
+        click.echo(write_leaderboard(results_dir, track, out))
+
+
+@cli.command()
+@click.option("--track", required=True)
+@click.option("--results-dir", type=click.Path(path_type=Path), default=COMMITTED_RESULTS, show_default=True)
+@click.option("--out", type=click.Path(path_type=Path), default=LEADERBOARD_DIR / "plots", show_default=True)
+@click.option("--metric", "metrics", multiple=True, help="Metric or family to plot (default: the four families).")
+def plot(track: str, results_dir: Path, out: Path, metrics: tuple[str, ...]) -> None:
+    """PNG plots of metric vs generation with a 95% CI band per mitigation."""
+    from collapsebench.plot import plot_track
+
+    for path in plot_track(results_dir, track, out, list(metrics) or None):
+        click.echo(path)
+
+
+def _add_plugin_commands() -> None:
+    from collapsebench.plugins import call_hook_per_plugin
+
+    call_hook_per_plugin("register_commands", lambda plugin: {"cli": cli})
+
+
+def main() -> None:
+    """Entry point: user errors become one line on stderr and exit code 2."""
+    try:
+        _add_plugin_commands()
+        cli(standalone_mode=False)
+    except CollapseBenchError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        click.echo("interrupted: finished generations are saved; rerun the same command to resume", err=True)
+        sys.exit(130)

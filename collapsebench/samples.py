@@ -1,0 +1,83 @@
+"""Samples: an array with a leading sample dimension, each sample tagged with its provenance.
+
+Mitigations only ever select and concatenate Samples, so they work for every modality.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+REAL = "real"
+REAL_GENERATION = -1
+
+
+@dataclass(frozen=True)
+class Samples:
+    """``data[i]`` came from ``source[i]`` ("real" or a model name) at ``generation[i]`` (-1 = real)."""
+
+    data: np.ndarray
+    generation: np.ndarray
+    source: np.ndarray
+
+    def __post_init__(self) -> None:
+        n = len(self.data)
+        if self.generation.shape != (n,) or self.source.shape != (n,):
+            raise ValueError(
+                f"provenance arrays must have shape ({n},), got "
+                f"{self.generation.shape} and {self.source.shape}"
+            )
+
+    @classmethod
+    def real(cls, data: np.ndarray) -> Samples:
+        n = len(data)
+        return cls(data, np.full(n, REAL_GENERATION, dtype=np.int64), np.full(n, REAL))
+
+    @classmethod
+    def synthetic(cls, data: np.ndarray, generation: int, model: str) -> Samples:
+        n = len(data)
+        return cls(data, np.full(n, generation, dtype=np.int64), np.full(n, model))
+
+    @classmethod
+    def concat(cls, parts: list[Samples]) -> Samples:
+        parts = [p for p in parts if len(p)] or parts[:1]
+        return cls(
+            np.concatenate([p.data for p in parts]),
+            np.concatenate([p.generation for p in parts]),
+            np.concatenate([p.source for p in parts]).astype(str),
+        )
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+    def take(self, index: np.ndarray) -> Samples:
+        return Samples(self.data[index], self.generation[index], self.source[index])
+
+    def subsample(self, n: int, rng: np.random.Generator) -> Samples:
+        """A uniformly random subset of size ``n`` (without replacement), in random order."""
+        if n > len(self):
+            raise ValueError(f"cannot take {n} samples from {len(self)}")
+        return self.take(rng.permutation(len(self))[:n])
+
+    def composition(self) -> dict[str, int]:
+        """How many samples come from each origin: ``{"real": 100, "gen3:gmm": 900}``."""
+        labels = np.where(
+            self.generation == REAL_GENERATION,
+            REAL,
+            np.char.add(np.char.add("gen", self.generation.astype(str)), np.char.add(":", self.source)),
+        )
+        names, counts = np.unique(labels, return_counts=True)
+        return {str(k): int(v) for k, v in zip(names, counts)}
+
+    def save(self, path: Path) -> None:
+        """Write atomically as .npz (no pickle)."""
+        from collapsebench.storage import atomic_write_npz
+
+        atomic_write_npz(path, {"data": self.data, "generation": self.generation, "source": self.source.astype(str)})
+
+    @classmethod
+    def load(cls, path: Path) -> Samples:
+        with np.load(path, allow_pickle=False) as f:
+            return cls(f["data"], f["generation"], f["source"])

@@ -1,0 +1,24 @@
+"""Tracks: a data source, model families, metrics and a headline, with presets."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+
+class Track:
+    """A benchmark track. ``presets`` maps a name ("quick", "paper") to a sweep config dict.
+
+    ``headline`` names the metric family the leaderboard leads with; ``families`` maps each
+    standard family to the metric that represents it (models may override).
+    ``resources`` is what one chain needs: {"cpus": int, "gpu": bool}.
+    """
+
+    name: ClassVar[str]
+    description: ClassVar[str] = ""
+    data_source: ClassVar[str | None] = None
+    metrics: ClassVar[tuple[str, ...]] = ()
+    families: ClassVar[dict[str, str]] = {}
+    headline: ClassVar[str] = "fidelity"
+    presets: ClassVar[dict[str, dict[str, Any]]] = {}
+    resources: ClassVar[dict[str, Any]] = {"cpus": 1, "gpu": False}
+    citation: ClassVar[str] = ""

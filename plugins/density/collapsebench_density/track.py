@@ -1,0 +1,64 @@
+"""The density track: Gaussian, Gaussian-mixture and VAE chains (Shumailov et al. 2024, Sec. 3-4)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from collapsebench.tracks import Track
+
+MITIGATIONS = ["replace", "retain:0.1", "accumulate"]
+
+PAPER_GMM_DATA: dict[str, Any] = {
+    "n": 1000,
+    "weights": [1.0],
+    "means": [[0.0, 0.0]],
+    "covariances": [[[1.0, 0.0], [0.0, 1.0]]],
+}
+"""The paper's notebook draws N(0, I) in 2-D (``make_blobs`` with one centre) and fits 2 components."""
+
+
+class DensityTrack(Track):
+    """Low-dimensional densities whose collapse has a closed-form or cheap exact measure.
+
+    The headline family is ``diversity``: every model's diversity metric is a spread ratio to the
+    true distribution (1.0 = kept), so Gaussian, mixture and VAE rows read on one scale; it is
+    the paper's first symptom (variance shrinks, then the tails go) and, at small sample sizes,
+    far less noisy than tail counts. Each model declares its own data source and metrics.
+    """
+
+    name = "density"
+    description = "recursive fitting of Gaussians, Gaussian mixtures and VAEs on their own samples"
+    headline = "diversity"
+    resources = {"cpus": 1, "gpu": False}
+    presets = {
+        "quick": {
+            "track": "density",
+            "models": {
+                "gaussian": {"generations": 200, "data": {"n": 100}},
+                "gmm": {"generations": 100},
+                "vae": {"generations": 10},
+            },
+            "mitigations": MITIGATIONS,
+            "seeds": [0, 1, 2, 3, 4],
+        },
+        "paper": {
+            "track": "density",
+            "models": {
+                "gaussian": {"generations": 2000, "data": {"n": 100}},
+                "gmm": {"generations": 2000, "data": PAPER_GMM_DATA, "options": {"tol": 1e-5, "max_iter": 2000}},
+                "vae": {"generations": 20},
+            },
+            "mitigations": MITIGATIONS,
+            "seeds": list(range(10)),
+        },
+    }
+    citation = """@article{shumailov2024collapse,
+  title   = {{AI} models collapse when trained on recursively generated data},
+  author  = {Shumailov, Ilia and Shumaylov, Zakhar and Zhao, Yiren and Papernot, Nicolas and Anderson, Ross and Gal, Yarin},
+  journal = {Nature},
+  volume  = {631},
+  number  = {8022},
+  pages   = {755--759},
+  year    = {2024},
+  doi     = {10.1038/s41586-024-07566-y}
+}"""
