@@ -12,7 +12,6 @@ from __future__ import annotations
 import os
 import time
 
-import numpy as np
 from sklearn.mixture import GaussianMixture
 from threadpoolctl import threadpool_limits
 
@@ -26,8 +25,8 @@ SEEDS = list(range(10))
 N = 1000
 PAPER_DATA = GMMDataOptions(n=N, weights=(1.0,), means=((0.0, 0.0),), covariances=(((1.0, 0.0), (0.0, 1.0)),))
 PAPER_FIT = GMMOptions(components=2, tol=1e-5, max_iter=2000)
-MIN_SPEEDUP = 10.0
-"""A regression floor well under the measured ratio (~20× on 2 shared cores), so load does not flake it."""
+MIN_SPEEDUP = 5.0
+"""A regression floor, well under the 11-14× measured on 2 shared cores, so machine load does not flake it."""
 
 
 def batched_chains(family: GMMFamily, real_trains: list[Samples]) -> None:

@@ -62,14 +62,26 @@ class Samples:
         return self.take(rng.permutation(len(self))[:n])
 
     def composition(self) -> dict[str, int]:
-        """How many samples come from each origin: ``{"real": 100, "gen3:gmm": 900}``."""
-        labels = np.where(
-            self.generation == REAL_GENERATION,
-            REAL,
-            np.char.add(np.char.add("gen", self.generation.astype(str)), np.char.add(":", self.source)),
-        )
-        names, counts = np.unique(labels, return_counts=True)
-        return {str(k): int(v) for k, v in zip(names, counts)}
+        """How many samples come from each origin: ``{"real": 100, "gen3:gmm": 900}``.
+
+        Grouped by generation first (integers sort fast); sources are compared only within a group,
+        because accumulated pools hold many samples and each generation records this.
+        """
+        counts: dict[str, int] = {}
+        generations, sizes = np.unique(self.generation, return_counts=True)
+        order = np.argsort(self.generation, kind="stable")
+        offsets = np.concatenate([[0], np.cumsum(sizes)])
+        for k, (generation, size) in enumerate(zip(generations.tolist(), sizes.tolist())):
+            sources = self.source[order[offsets[k] : offsets[k + 1]]]
+            if generation == REAL_GENERATION:
+                names, numbers = [REAL], [size]
+            elif (sources == sources[0]).all():
+                names, numbers = [f"gen{generation}:{sources[0]}"], [size]
+            else:
+                unique, tally = np.unique(sources, return_counts=True)
+                names, numbers = [f"gen{generation}:{s}" for s in unique], tally.tolist()
+            counts.update(zip(names, (int(n) for n in numbers)))
+        return dict(sorted(counts.items()))
 
     def save(self, path: Path) -> None:
         """Write atomically as .npz (no pickle)."""

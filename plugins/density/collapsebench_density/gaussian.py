@@ -232,7 +232,7 @@ def gaussian_w2(mean1: np.ndarray, cov1: np.ndarray, mean2: np.ndarray, cov2: np
 
 
 class HeldoutNLL(Metric):
-    """Shared by every density model: -mean log-likelihood of the held-out real data."""
+    """Shared by the Gaussian and mixture models: -mean log-likelihood of the held-out real data."""
 
     name = "heldout-nll"
     family = "fidelity"

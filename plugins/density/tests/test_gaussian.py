@@ -206,3 +206,26 @@ def test_unbiased_chain_keeps_the_mean_but_its_median_falls() -> None:
     assert log_mean < -0.5
     assert abs(np.log(r).mean() - log_mean) < 4 * np.sqrt(log_var / chains)
     assert np.median(r) < 0.75
+
+
+# --- through the chain loop -------------------------------------------------------------------
+
+def test_chain_loop_follows_the_theory_and_accumulate_keeps_the_variance(tmp_path: Path) -> None:
+    from collapsebench.chain import run_chains
+    from collapsebench.config import RunConfig
+
+    m, generations, seeds = 20, 30, list(range(40))
+    last = {}
+    for mitigation in ("replace", "accumulate"):
+        config = RunConfig(
+            track="density", model="gaussian", mitigation=mitigation, generations=generations, seeds=seeds,
+            data={"n": m, "n_test": 10},
+        )
+        rows = run_chains(config, tmp_path)
+        assert all(r["status"] == "ok" for seed_rows in rows.values() for r in seed_rows)
+        last[mitigation] = np.log([rows[s][-1]["metrics"]["trace-ratio"] for s in seeds])
+    fits = generations + 1  # generation g is the (g + 1)-th fit
+    log_mean = fits * (special.digamma((m - 1) / 2) + np.log(2 / m))
+    log_se = np.sqrt(fits * special.polygamma(1, (m - 1) / 2) / len(seeds))
+    assert abs(last["replace"].mean() - log_mean) < 4 * log_se
+    assert last["accumulate"].mean() > -0.5 > log_mean
