@@ -14,6 +14,7 @@ a DegenerateFit, as are non-finite data and all-identical training samples.
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 
 import numpy as np
@@ -178,6 +179,8 @@ class _Features:
         A Σ whose determinant is not positive makes its chain's coefficients NaN, so its
         log-likelihood turns non-finite and EM stops it as degenerate.
         """
+        if self.d == 2:
+            return self._log_joint_coefficients_2d(sums)
         count, aug = self.moments(sums)
         sign, log_det = np.linalg.slogdet(aug)
         try:
@@ -188,6 +191,34 @@ class _Features:
         log_norm = np.where(sign > 0, self.log_2pi + log_det, np.nan)
         coef[..., 0] += 0.5 + np.log(count / self.n) - 0.5 * log_norm
         return coef
+
+    def _log_joint_coefficients_2d(self, sums: np.ndarray) -> np.ndarray:
+        """log_joint_coefficients for d = 2 in closed form: Σ = [[a, b], [b, c]], P = [[c, -b], [-b, a]] / det Σ.
+
+        Features 1, x, y, xx, xy, yy. EM's batch soon shrinks to a chain or two, where scalar
+        arithmetic per component beats two dozen numpy calls on (B, K) arrays (in a batch of ten it
+        is about even); each chain gets the same operations whatever its batch, so batch-invariant.
+        """
+        eps, reg, n, half_log_2pi = 10 * np.finfo(np.float64).eps, float(self.reg[1, 1]), self.n, 0.5 * self.log_2pi
+        log, nan = math.log, math.nan
+        out: list[float] = []
+        add = out.extend
+        nan_row = [nan] * 6
+        for s0, s1, s2, s3, s4, s5 in sums.reshape(-1, 6).tolist():
+            count = s0 + eps  # as scikit-learn: an empty component gets ~0
+            mx, my = s1 / count, s2 / count
+            a = (s3 / count + reg) - mx * mx
+            b = s4 / count - mx * my
+            c = (s5 / count + reg) - my * my
+            det = a * c - b * b
+            if not (det > 0 and count > 0):  # not positive definite (or NaN): the chain stops as degenerate
+                add(nan_row)
+                continue
+            pxx, neg_pxy, pyy = c / det, b / det, a / det
+            u, v = pxx * mx - neg_pxy * my, pyy * my - neg_pxy * mx  # P m
+            w = log(count / n) - 0.5 * log(det)
+            add((w - 0.5 * (mx * u + my * v) - half_log_2pi, u, v, -0.5 * pxx, neg_pxy, -0.5 * pyy))
+        return np.array(out).reshape(sums.shape)
 
     def mixtures(self, sums: np.ndarray, centre: np.ndarray) -> list[GMMModel | DegenerateFit]:
         """The fitted mixtures from final sums (B, K, F), shifted back by each chain's data ``centre``."""
@@ -226,8 +257,9 @@ def _kmeans_labels(lin: np.ndarray, rngs: list[np.random.Generator], k: int) -> 
     tol = KMEANS_TOL * lin[:, 1:].var(axis=-1).mean(axis=-1)
     final = np.empty((b, n), dtype=np.intp)
     active, points = np.arange(b), lin
+    hot = np.empty((b, k, n))
     for step in range(KMEANS_MAX_ITER):
-        stats = _one_hot(_nearest(points, centres), k) @ points.transpose(0, 2, 1)  # (B, k, 1 + d)
+        stats = _assign(points, centres, hot[: len(active)]) @ points.transpose(0, 2, 1)  # (B, k, 1 + d)
         counts = stats[..., :1]
         moved = np.where(counts > 0, stats[..., 1:] / counts, centres)
         done = ((moved - centres) ** 2).sum(axis=(1, 2)) <= tol
@@ -260,8 +292,7 @@ def _kmeans_plusplus(xt: np.ndarray, rngs: list[np.random.Generator], k: int) ->
 
 def _nearest(lin: np.ndarray, centres: np.ndarray) -> np.ndarray:
     """Index (B, n) of the nearest centre (B, k, d) to each point of ``lin``; ties go to the lower index."""
-    # |x - c|² = |x|² - 2 c·x + |c|², and |x|² is the same for every centre
-    score = np.concatenate([(centres * centres).sum(axis=-1)[..., None], -2 * centres], axis=-1) @ lin
+    score = _scores(lin, centres)
     if score.shape[1] == 2:
         return (score[:, 1] < score[:, 0]).astype(np.intp)
     best, label = score[:, 0], np.zeros(score.shape[::2], dtype=np.intp)
@@ -271,6 +302,22 @@ def _nearest(lin: np.ndarray, centres: np.ndarray) -> np.ndarray:
         if c + 1 < score.shape[1]:
             best = np.where(closer, score[:, c], best)
     return label
+
+
+def _scores(lin: np.ndarray, centres: np.ndarray) -> np.ndarray:
+    """|c|² - 2 c·x (B, k, n): |x - c|² less |x|², which is the same for every centre."""
+    return np.concatenate([(centres * centres).sum(axis=-1)[..., None], -2 * centres], axis=-1) @ lin
+
+
+def _assign(lin: np.ndarray, centres: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """``out`` (B, k, n) set to the one-hot of ``_nearest(lin, centres)``."""
+    if centres.shape[1] != 2:
+        out[:] = _one_hot(_nearest(lin, centres), centres.shape[1])
+        return out
+    score = _scores(lin, centres)
+    np.less(score[:, 1], score[:, 0], out=out[:, 1])  # as _nearest: ties go to centre 0
+    np.logical_not(out[:, 1], out=out[:, 0])
+    return out
 
 
 def _one_hot(labels: np.ndarray, k: int) -> np.ndarray:
@@ -303,27 +350,20 @@ def em_batch(
     final = np.empty_like(sums)  # each chain's sums when it stopped
     failed: set[int] = set()
     active = np.arange(b)
-    bound = np.full(b, -np.inf)
+    bound = [-math.inf] * b  # per active chain; the few scalars are cheaper in Python than in numpy
+    k_comp, tol = opts.components, opts.tol
+    buffer = np.empty((b, k_comp, n))
     for _ in range(opts.max_iter):
-        joint = feats.log_joint_coefficients(sums) @ feats.feats  # (B, K, n): log w_k + log N(x; m_k, Σ_k)
-        peak = joint[:, 0]
-        for k in range(1, opts.components):
-            peak = np.maximum(peak, joint[:, k])
-        joint -= peak[:, None]
-        np.exp(joint, out=joint)
-        total = joint[:, 0]
-        for k in range(1, opts.components):
-            total = total + joint[:, k]
-        new_bound = (peak + np.log(total)).sum(axis=-1) / n
-        joint /= total[:, None]
-        sums = feats.sums(joint)
-        stop = ~(np.abs(new_bound - bound) >= opts.tol)  # converged, or a non-finite log-likelihood
+        sums, new_bound = _em_step(feats, sums, buffer[: len(active)])
+        stops = [not abs(new - old) >= tol for new, old in zip(new_bound, bound)]  # converged, or non-finite
         bound = new_bound
-        if stop.any():
+        if any(stops):
+            stop = np.array(stops)
             final[active[stop]] = sums[stop]
-            failed.update(active[stop & ~np.isfinite(bound)].tolist())
+            failed.update(int(active[i]) for i, s in enumerate(stops) if s and not math.isfinite(new_bound[i]))
             keep = ~stop
-            active, bound, sums = active[keep], bound[keep], sums[keep]
+            active, sums = active[keep], sums[keep]
+            bound = [v for v, s in zip(bound, stops) if not s]
             feats.take(keep)
             if not len(active):
                 break
@@ -332,6 +372,26 @@ def em_batch(
     for i in failed:
         fitted[i] = DegenerateFit("EM met a covariance with a non-positive determinant")
     return fitted
+
+
+def _em_step(feats: _Features, sums: np.ndarray, buffer: np.ndarray) -> tuple[np.ndarray, list[float]]:
+    """One E-step and M-step for any K: the new sums and each chain's mean log-likelihood."""
+    k_comp, n = sums.shape[1], feats.n
+    # (B, K, n): log w_k + log N(x; m_k, Σ_k)
+    joint = np.matmul(feats.log_joint_coefficients(sums), feats.feats, out=buffer)
+    peak = joint[:, 0]
+    for k in range(1, k_comp):
+        peak = np.maximum(peak, joint[:, k])
+    joint -= peak[:, None]
+    np.exp(joint, out=joint)
+    total = joint[:, 0] + joint[:, 1] if k_comp > 1 else joint[:, 0].copy()
+    for k in range(2, k_comp):
+        total += joint[:, k]
+    joint /= total[:, None]
+    np.log(total, out=total)
+    total += peak
+    new_bound = (total.sum(axis=-1) / n).tolist()
+    return feats.sums(joint), new_bound
 
 
 def check_data(x: np.ndarray, k: int) -> str | None:
