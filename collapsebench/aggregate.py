@@ -19,6 +19,7 @@ from scipy.special import stdtrit
 
 from collapsebench.errors import CollapseBenchError
 from collapsebench.metrics import FAMILIES
+from collapsebench.schema import validate_run
 from collapsebench.storage import ResultsError, find_runs, read_rows, read_spec
 
 CONFIDENCE = 0.95
@@ -217,13 +218,18 @@ def _group(track: str, name: str, runs: Sequence[SeedRun]) -> RunGroup:
 
 
 def load_groups(results_dir: Path, track: str) -> list[RunGroup]:
-    """Every run group of ``track`` under ``results_dir``, in a stable order (model, mitigation, hash)."""
+    """Every run group of ``track`` under ``results_dir``, in a stable order (model, mitigation, hash).
+
+    Each run folder is validated against the result schema first, so a malformed file is named.
+    """
     by_group: dict[str, list[SeedRun]] = {}
     for run_dir in find_runs(results_dir, track):
         spec = read_spec(run_dir)
-        if spec.get("track") != track:
+        rows = read_rows(run_dir)
+        validate_run(run_dir, spec, rows)
+        if spec["track"] != track:
             continue
-        run = SeedRun(seed=int(spec["seed"]), spec=spec, rows=tuple(read_rows(run_dir)))
+        run = SeedRun(seed=int(spec["seed"]), spec=spec, rows=tuple(rows))
         by_group.setdefault(str(spec["run_group"]), []).append(run)
     if not by_group:
         raise CollapseBenchError(

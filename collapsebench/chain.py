@@ -9,7 +9,8 @@ reproduces the uninterrupted numbers (randomness is derived from (seed, generati
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+import zipfile
+from collections.abc import Callable, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,7 +22,7 @@ from collapsebench import provenance
 from collapsebench.components import Components, resolve
 from collapsebench.config import RunConfig
 from collapsebench.data import RealData
-from collapsebench.errors import DegenerateFit
+from collapsebench.errors import DataError, DegenerateFit
 from collapsebench.metrics import MetricContext
 from collapsebench.models import Model
 from collapsebench.samples import Samples
@@ -51,15 +52,25 @@ def run_dir(results_dir: Path, config: RunConfig, seed: int) -> Path:
     return Path(results_dir) / config.track / config.run_group() / f"seed-{seed}"
 
 
+def is_finished(rows: Sequence[dict[str, Any]], config: RunConfig) -> bool:
+    """Whether a chain with these rows has nothing left to run: it reached G, or a collapse stopped it."""
+    ok = any(r["status"] == "ok" for r in rows)
+    stopped = bool(rows) and rows[-1]["status"] == "collapsed" and (config.on_collapse == "stop" or not ok)
+    return stopped or len(rows) > config.generations
+
+
 def run_chains(
-    config: RunConfig, results_dir: Path, progress: Progress | None = None
+    config: RunConfig, results_dir: Path, progress: Progress | None = None, lock_wait: float = 0.0
 ) -> dict[int, list[dict[str, Any]]]:
-    """Run (or resume) one chain per seed of ``config``; returns each seed's rows."""
+    """Run (or resume) one chain per seed of ``config``; returns each seed's rows.
+
+    ``lock_wait`` is how long to wait for a run folder that another process is writing.
+    """
     parts = resolve(config)
     with ExitStack() as stack:
         chains = []
         for seed in config.seeds:
-            store = stack.enter_context(RunStore(run_dir(results_dir, config, seed)).locked())
+            store = stack.enter_context(RunStore(run_dir(results_dir, config, seed)).locked(lock_wait))
             chains.append(_open_chain(parts, seed, store))
         pending = [c.next_generation for c in chains if not c.done]
         for generation in range(min(pending, default=config.generations + 1), config.generations + 1):
@@ -98,7 +109,7 @@ def _spec(parts: Components, seed: int, real: RealData) -> dict[str, Any]:
 def _open_chain(parts: Components, seed: int, store: RunStore) -> Chain:
     """Load real data, write or check the run spec, and restore state after the last finished row."""
     config = parts.config
-    real = parts.data_source.load(seed)
+    real = _load_real(parts, seed)
     spec = store.spec()
     if spec is None:
         store.write_spec(_spec(parts, seed, real))
@@ -114,18 +125,33 @@ def _open_chain(parts: Components, seed: int, store: RunStore) -> Chain:
     rows = store.rows()
     if [r["generation"] for r in rows] != list(range(len(rows))):
         raise ResultsError(f"{store.dir}/rows.jsonl has gaps or duplicates: move the folder away and rerun it.")
-    chain = Chain(seed, store, real, next_generation=len(rows))
+    chain = Chain(seed, store, real, next_generation=len(rows), done=is_finished(rows, config))
     ok = [r["generation"] for r in rows if r["status"] == "ok"]
-    stopped = bool(rows) and rows[-1]["status"] == "collapsed" and (config.on_collapse == "stop" or not ok)
-    chain.done = stopped or chain.next_generation > config.generations
     if chain.done or not ok:
         return chain
-    chain.reference = parts.family.load_state_dict(load_npz(store.model_path(0)))
-    chain.model = parts.family.load_state_dict(load_npz(store.model_path(ok[-1])))
     window = parts.mitigation.history_window
     kept = ok if window is None else ok[-window:]
-    chain.history = [Samples.load(store.synthetic_path(g + 1)) for g in kept]
+    try:
+        chain.reference = parts.family.load_state_dict(load_npz(store.model_path(0)))
+        chain.model = parts.family.load_state_dict(load_npz(store.model_path(ok[-1])))
+        chain.history = [Samples.load(store.synthetic_path(g + 1)) for g in kept]
+    except (OSError, EOFError, ValueError, KeyError, zipfile.BadZipFile) as exc:  # missing, tampered, pickled
+        raise ResultsError(
+            f"{store.state_dir} holds a checkpoint that cannot be loaded safely ({type(exc).__name__}: "
+            f"{' '.join(str(exc).split())}); move the run folder away and rerun it (it recomputes the same numbers)."
+        ) from None
     return chain
+
+
+def _load_real(parts: Components, seed: int) -> RealData:
+    """The real data; a file that is missing, unreadable or truncated becomes a DataError naming it."""
+    try:
+        return parts.data_source.load(seed)
+    except (OSError, EOFError, ValueError, zipfile.BadZipFile) as exc:
+        raise DataError(
+            f"data source '{parts.data_source.name}' could not read its data ({type(exc).__name__}: {' '.join(str(exc).split())}); "
+            "check the paths in the config's data options, or download the data set again."
+        ) from None
 
 
 def _init(parts: Components, chain: Chain) -> Model | None:

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from collapsebench import __version__
 from collapsebench.errors import CollapseBenchError
+
+if TYPE_CHECKING:
+    from collapsebench.executors import Executor
 
 DEFAULT_RESULTS = Path("runs")
 COMMITTED_RESULTS = Path("leaderboards/results")
@@ -28,8 +33,17 @@ def _selection_options(func):
     func = click.option("--track", help="Track name (see `collapsebench list`).")(func)
     func = click.argument("config_file", required=False, type=click.Path(path_type=Path))(func)
     func = click.option("--results-dir", type=click.Path(path_type=Path), default=DEFAULT_RESULTS, show_default=True)(func)
-    func = click.option("--jobs", type=int, default=None, help="Parallel processes (default: CPU count).")(func)
+    func = click.option("--jobs", type=int, default=None, help="Parallel processes (default: CPU count); with --executor ray and no --address, the CPUs of the local Ray instance.")(func)
+    func = click.option("--executor", type=click.Choice(["local", "ray"]), default="local", show_default=True, help="Where chains run: local processes, or Ray tasks (pip install 'collapsebench[ray]').")(func)
+    func = click.option("--address", default=None, help="Ray cluster to join (auto, host:6379, ray://host:10001); default: start Ray on this machine.")(func)
+    func = click.option("--lock-wait", type=float, default=None, metavar="SECONDS", help="How long a chain waits for a run another process is writing before it fails (default: 0 with local, 120 with ray).")(func)
     return func
+
+
+def _executor(executor: str, jobs: int | None, address: str | None) -> Executor:
+    from collapsebench.executors import make_executor
+
+    return make_executor(executor, jobs, address)
 
 
 @cli.command()
@@ -37,22 +51,22 @@ def _selection_options(func):
 @click.option("--model", help="Model family (required unless the config file names one).")
 @click.option("--mitigation", help="Mitigation, e.g. replace, retain:0.1, accumulate.")
 @click.option("--seeds", help="Comma-separated seeds, e.g. 0,1,2.")
-def run(config_file, track, preset, overrides, results_dir, jobs, model, mitigation, seeds) -> None:
+def run(config_file, track, preset, overrides, results_dir, jobs, executor, address, lock_wait, model, mitigation, seeds) -> None:
     """Run chains of one model under one mitigation (one chain per seed); resumes finished work."""
     from collapsebench.runner import resolve_run, run_configs
 
     config = resolve_run(config_file, track, preset, model, mitigation, seeds, list(overrides))
-    run_configs([config], results_dir, jobs=jobs)
+    run_configs([config], results_dir, executor=_executor(executor, jobs, address), lock_wait=lock_wait)
 
 
 @cli.command()
 @_selection_options
-def sweep(config_file, track, preset, overrides, results_dir, jobs) -> None:
-    """Run a grid of models × mitigations × seeds in parallel processes; resumes finished work."""
+def sweep(config_file, track, preset, overrides, results_dir, jobs, executor, address, lock_wait) -> None:
+    """Run a grid of models × mitigations × seeds in parallel (processes or Ray); resumes finished work."""
     from collapsebench.runner import resolve_sweep, run_configs
 
     config = resolve_sweep(config_file, track, preset, list(overrides))
-    run_configs(config.runs(), results_dir, jobs=jobs)
+    run_configs(config.runs(), results_dir, executor=_executor(executor, jobs, address), lock_wait=lock_wait)
 
 
 @cli.command()
@@ -110,14 +124,28 @@ def _add_plugin_commands() -> None:
     call_hook_per_plugin("register_commands", lambda plugin: {"cli": cli})
 
 
+def os_error_message(exc: OSError) -> str:
+    """One line for a failed read or write, naming the fix; finished generations are already safe."""
+    where = f" ({exc.filename})" if exc.filename else ""
+    resume = "then rerun the same command: finished generations are kept and it resumes after them."
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return f"no space left on the device{where}: free some space or pass a --results-dir on a disk with room, {resume}"
+    if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return f"{exc.strerror}{where}: make it writable or pass a --results-dir you can write to, {resume}"
+    return f"{exc.strerror or exc}{where}: fix the file or folder it names, {resume}"
+
+
 def main() -> None:
-    """Entry point: user errors become one line on stderr and exit code 2."""
+    """Entry point: user errors become one line on stderr and exit code 2; a failed read or write, exit 1."""
     try:
         _add_plugin_commands()
         cli(standalone_mode=False)
     except CollapseBenchError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(2)
+    except OSError as exc:
+        click.echo(f"error: {os_error_message(exc)}", err=True)
+        sys.exit(1)
     except click.exceptions.Abort:
         click.echo("aborted", err=True)
         sys.exit(130)

@@ -1,13 +1,10 @@
-"""Turn CLI arguments into configs and run their chains, locally in parallel processes."""
+"""Turn CLI arguments into configs, plan them into tasks and run those on an executor."""
 
 from __future__ import annotations
 
 import copy
-import multiprocessing
 import os
-import queue
-from concurrent.futures import Future, ProcessPoolExecutor
-from dataclasses import dataclass
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +18,8 @@ from collapsebench.config import (
     read_config_file,
 )
 from collapsebench.errors import CollapseBenchError, ConfigError, UnknownNameError
+from collapsebench.executors import Executor, LocalExecutor, Task, TaskSettings
+from collapsebench.manifest import Manifest
 from collapsebench.registry import registries, unknown_message
 
 
@@ -89,14 +88,6 @@ def resolve_run(
     return config
 
 
-@dataclass(frozen=True)
-class Task:
-    """A unit of scheduling: seeds of one config that run in lockstep in one process."""
-
-    config: RunConfig
-    label: str
-
-
 def plan(configs: list[RunConfig]) -> list[Task]:
     """Vectorised families run all their seeds in one task; others get one task per seed."""
     tasks = []
@@ -109,81 +100,62 @@ def plan(configs: list[RunConfig]) -> list[Task]:
     return sorted(tasks, key=lambda t: len(t.config.seeds) * (t.config.generations + 1), reverse=True)
 
 
-def limit_threads(threads: int) -> None:
-    """Fix BLAS and torch thread counts so results do not depend on how many jobs run."""
-    os.environ.setdefault("OMP_NUM_THREADS", str(threads))
-    from threadpoolctl import threadpool_limits
+def run_configs(
+    configs: list[RunConfig],
+    results_dir: Path,
+    jobs: int | None = None,
+    show_progress: bool = True,
+    executor: Executor | None = None,
+    lock_wait: float | None = None,
+) -> Manifest:
+    """Run every config's unfinished chains on ``executor`` (local processes by default).
 
-    threadpool_limits(threads)
-    try:
-        import torch
-    except ImportError:
-        return
-    torch.set_num_threads(threads)
+    The manifest, read from the rows on disk, decides what is left, so a rerun skips finished
+    chains and generations under every executor. Failed chains are collected, then reported.
+    ``lock_wait`` (default: the executor's) is how long a chain waits for a run another process holds.
+    """
+    results_dir = Path(results_dir).absolute()
+    executor = executor or LocalExecutor(jobs)
+    manifest = Manifest(results_dir, configs, executor.name)
+    tasks = plan(manifest.todo())
+    settings = TaskSettings(
+        threads=int(os.environ.get("COLLAPSEBENCH_THREADS", "1")),
+        lock_wait=executor.lock_wait if lock_wait is None else lock_wait,
+    )
+    with executor if tasks else nullcontext():  # a finished sweep needs no workers (nor a cluster)
+        manifest.write()
+        if tasks:
+            _run_tasks(executor, tasks, manifest, settings, show_progress)
+    failed = manifest.failed()
+    if failed:
+        raise CollapseBenchError(
+            f"{len(failed)} of {len(manifest.chains)} runs failed; first: {failed[0].label}: {failed[0].error} "
+            f"(states: {manifest.path})"
+        )
+    return manifest
 
 
-def _run_task(config: RunConfig, results_dir: Path, events: Any, task_id: int, threads: int) -> int:
-    from collapsebench.chain import run_chains
-
-    limit_threads(threads)
-    run_chains(config, results_dir, progress=lambda seed, g: events.put(task_id))
-    return task_id
-
-
-def run_configs(configs: list[RunConfig], results_dir: Path, jobs: int | None = None, show_progress: bool = True) -> None:
-    """Run every config's chains, resuming finished work; errors are collected, then reported."""
+def _run_tasks(executor: Executor, tasks: list[Task], manifest: Manifest, settings: TaskSettings, show: bool) -> None:
+    """Run the tasks with a progress bar per task; the manifest is rewritten as each one ends."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    tasks = plan(configs)
-    jobs = max(1, min(jobs or os.cpu_count() or 1, len(tasks)))
-    threads = int(os.environ.get("COLLAPSEBENCH_THREADS", "1"))
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    failures: list[str] = []
-    with Progress(*columns, disable=not show_progress, transient=False) as bar:
+    with Progress(*columns, disable=not show, transient=False) as bar:
         ids = [
-            bar.add_task(t.label, total=len(t.config.seeds) * (t.config.generations + 1)) for t in tasks
+            bar.add_task(
+                t.label,
+                total=len(t.config.seeds) * (t.config.generations + 1),
+                completed=sum(c.rows for c in manifest.of(t.config)),
+            )
+            for t in tasks
         ]
-        if jobs == 1:
-            for task, task_id in zip(tasks, ids):
-                try:
-                    _run_task(task.config, results_dir, _Forward(bar, task_id), task_id, threads)
-                except CollapseBenchError as exc:
-                    failures.append(f"{task.label}: {exc}")
-        else:
-            manager = multiprocessing.Manager()
-            events = manager.Queue()
-            with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
-                futures: dict[Future, Task] = {
-                    pool.submit(_run_task, t.config, results_dir, events, i, threads): t for t, i in zip(tasks, ids)
-                }
-                while any(not f.done() for f in futures) or not events.empty():
-                    try:
-                        bar.advance(events.get(timeout=0.1))
-                    except queue.Empty:
-                        pass
-                for future, task in futures.items():
-                    exc = future.exception()
-                    if isinstance(exc, CollapseBenchError):
-                        failures.append(f"{task.label}: {exc}")
-                    elif exc is not None:
-                        raise exc
-            manager.shutdown()
-        _complete_resumed(bar, ids)
-    if failures:
-        raise CollapseBenchError(f"{len(failures)} of {len(tasks)} runs failed; first: {failures[0]}")
 
+        def advance(index: int) -> None:
+            if not bar.tasks[ids[index]].finished:  # a late event of a task already shown as done
+                bar.advance(ids[index])
 
-class _Forward:
-    """Progress events of an in-process task go straight to the bar."""
-
-    def __init__(self, bar: Any, task_id: int) -> None:
-        self.bar, self.task_id = bar, task_id
-
-    def put(self, task_id: int) -> None:
-        self.bar.advance(task_id)
-
-
-def _complete_resumed(bar: Any, ids: list[int]) -> None:
-    """Generations skipped because they were already finished count as done."""
-    for task_id in ids:
-        bar.update(task_id, completed=bar.tasks[task_id].total)
+        for outcome in executor.run(tasks, manifest.results_dir, settings, advance):
+            manifest.finish_task(tasks[outcome.index].config, outcome.error)
+            manifest.write()
+            if outcome.error is None:  # chains stopped by a collapse skip their last generations
+                bar.update(ids[outcome.index], completed=bar.tasks[ids[outcome.index]].total)

@@ -7,12 +7,15 @@ synthetic-set checkpoints for resume) and ``artifacts/`` (per-sample arrays metr
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import io
 import json
 import math
 import os
+import socket
 import tempfile
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -36,14 +39,24 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        with os.fdopen(fd, "wb") as f:
+        with _naming(path), os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
-        os.replace(tmp, path)
+        with _naming(path):
+            os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+@contextmanager
+def _naming(path: Path) -> Iterator[None]:
+    """A failed write (a full disk) names the file it was writing, so the user's message can."""
+    try:
+        yield
+    except OSError as exc:
+        raise OSError(exc.errno, exc.strerror or str(exc), str(path)) from exc
 
 
 def atomic_write_json(path: Path, obj: Any) -> None:
@@ -132,18 +145,33 @@ class RunStore:
         self.artifact_dir = self.dir / "artifacts"
 
     @contextmanager
-    def locked(self) -> Iterator[RunStore]:
-        """Hold the run's lock; a second writer of the same run is refused with a clear message."""
+    def locked(self, wait: float = 0.0) -> Iterator[RunStore]:
+        """Hold the run's lock, so two processes never write the same generation.
+
+        A second writer waits up to ``wait`` seconds for the first to finish (then resumes after
+        its rows), and is refused with a message naming the holder when the time is up.
+        """
         self.dir.mkdir(parents=True, exist_ok=True)
         with open(self.dir / ".lock", "a+") as handle:
+            deadline = time.monotonic() + wait
+            while True:
+                try:
+                    fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() >= deadline:
+                        handle.seek(0)
+                        holder = handle.read().strip() or "unknown"
+                        raise ResultsError(
+                            f"{self.dir} is being written by another collapsebench process ({holder}); "
+                            "wait for it to finish (a rerun then resumes where it stopped), "
+                            "or pass --lock-wait SECONDS to wait for it."
+                        ) from None
+                    time.sleep(0.1)
             try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                raise ResultsError(
-                    f"{self.dir} is being written by another collapsebench process; "
-                    "wait for it to finish (a rerun then resumes where it stopped)."
-                ) from None
-            try:
+                handle.truncate(0)
+                handle.write(f"pid {os.getpid()} on {socket.gethostname()}\n")
+                handle.flush()
                 self._recover()
                 yield self
             finally:
@@ -165,11 +193,21 @@ class RunStore:
         return read_rows(self.dir)
 
     def append_row(self, row: dict[str, Any]) -> None:
-        """One write of one line in append mode, fsynced: a row is on disk whole or not at all."""
-        fd = os.open(self.dir / ROWS_FILE, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        """One write of one line in append mode, fsynced: a row is on disk whole or not at all.
+
+        A short write (the disk filled up mid-line) is cut off again and raised as ENOSPC, so the
+        next row never lands after a torn one.
+        """
+        data = encode_row(row)
+        path = self.dir / ROWS_FILE
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         try:
-            os.write(fd, encode_row(row))
-            os.fsync(fd)
+            size = os.fstat(fd).st_size
+            with _naming(path):
+                if os.write(fd, data) != len(data):
+                    os.ftruncate(fd, size)
+                    raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+                os.fsync(fd)
         finally:
             os.close(fd)
 

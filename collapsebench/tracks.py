@@ -11,6 +11,8 @@ class Track:
     ``headline`` names the metric family the leaderboard leads with; ``families`` maps each
     standard family to the metric that represents it (models may override).
     ``resources`` is what one chain needs: {"cpus": int, "gpu": bool}.
+    ``histograms`` names per-sample artifacts (``MetricContext.save_artifact``) that ``collapsebench
+    plot`` draws as overlaid per-generation histograms, with an axis label for each.
     """
 
     name: ClassVar[str]
@@ -21,4 +23,5 @@ class Track:
     headline: ClassVar[str] = "fidelity"
     presets: ClassVar[dict[str, dict[str, Any]]] = {}
     resources: ClassVar[dict[str, Any]] = {"cpus": 1, "gpu": False}
+    histograms: ClassVar[dict[str, str]] = {}
     citation: ClassVar[str] = ""

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 from matplotlib.image import imread
 from test_aggregate import REPLACE, TRACK, write_group
 
 from collapsebench.aggregate import load_groups
 from collapsebench.errors import UnknownNameError
-from collapsebench.plot import _figure, plot_track
+from collapsebench.plot import _figure, _histogram_figure, artifact_values, plot_track
 
 
 @pytest.fixture
@@ -53,3 +54,39 @@ def test_unknown_metric_suggests_close_name(results: Path, tmp_path: Path) -> No
     with pytest.raises(UnknownNameError, match=r"Unknown metric 'drfit'\. Did you mean 'drift'\? Available: .*w2"):
         plot_track(results, TRACK, tmp_path / "plots", ["drfit"])
     assert not (tmp_path / "plots").exists()
+
+
+def _write_artifacts(results: Path, name: str) -> None:
+    """Per-sample arrays for every seed of every group: generation g is centred on 10^g."""
+    for group in load_groups(results, TRACK):
+        for run in group.runs:
+            folder = results / TRACK / group.run_group / f"seed-{run.seed}" / "artifacts"
+            folder.mkdir(parents=True, exist_ok=True)
+            for g in range(4):
+                values = np.random.default_rng(g).lognormal(g * np.log(10), 0.3, size=50)
+                np.save(folder / f"g{g:05d}_{name}.npy", values, allow_pickle=False)
+
+
+def test_declared_artifacts_plot_as_per_generation_histograms(results: Path, tmp_path: Path) -> None:
+    _write_artifacts(results, "seq_ppl")
+    histograms = {"seq_ppl": "perplexity per sequence"}
+    paths = plot_track(results, TRACK, tmp_path / "plots", histograms=histograms)
+    names = sorted(p.name for p in paths)
+    assert "gauss__seq_ppl.png" in names and "vae__seq_ppl.png" in names and "gauss__drift.png" in names
+    (group,) = [g for g in load_groups(results, TRACK) if g.model == "gauss" and g.mitigation == "replace"]
+    pooled = artifact_values(results, group, "seq_ppl")
+    assert sorted(pooled) == [0, 1, 2, 3] and all(len(v) == 150 for v in pooled.values())
+    only = plot_track(results, TRACK, tmp_path / "only", ["seq_ppl"], histograms=histograms)
+    assert sorted(p.name for p in only) == ["gauss__seq_ppl.png", "vae__seq_ppl.png"]
+    height, width, _ = imread(only[0]).shape
+    assert width > 1.5 * height  # one panel per mitigation, side by side
+    fig = _histogram_figure(results, [group], "seq_ppl", "perplexity per sequence")
+    assert fig is not None and fig.axes[0].get_xscale() == "log"  # values span > 1.5 decades
+    assert len(fig.axes[0].patches) == 4  # one step histogram per generation
+
+
+def test_histograms_without_artifacts_are_skipped(results: Path, tmp_path: Path) -> None:
+    paths = plot_track(results, TRACK, tmp_path / "plots", histograms={"seq_ppl": "perplexity"})
+    assert sorted(p.name for p in paths) == sorted(
+        f"{m}__{f}.png" for m in ("gauss", "vae") for f in ("diversity", "drift", "fidelity", "tails")
+    )
