@@ -1,0 +1,1 @@
+"""collapsebench text track: OPT language models fine-tuned recursively on wikitext2."""
