@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from collapsebench.citations import SHUMAILOV_2024
 from collapsebench.tracks import Track
 
 MITIGATIONS = ["replace", "retain:0.1", "accumulate"]
@@ -52,13 +53,4 @@ class DensityTrack(Track):
             "seeds": list(range(10)),
         },
     }
-    citation = """@article{shumailov2024collapse,
-  title   = {{AI} models collapse when trained on recursively generated data},
-  author  = {Shumailov, Ilia and Shumaylov, Zakhar and Zhao, Yiren and Papernot, Nicolas and Anderson, Ross and Gal, Yarin},
-  journal = {Nature},
-  volume  = {631},
-  number  = {8022},
-  pages   = {755--759},
-  year    = {2024},
-  doi     = {10.1038/s41586-024-07566-y}
-}"""
+    citation = SHUMAILOV_2024

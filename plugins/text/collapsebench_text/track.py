@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from collapsebench.citations import SHUMAILOV_2024
 from collapsebench.tracks import Track
 from collapsebench_text.metrics import METRICS, SYNTHETIC_PPL
 
@@ -64,16 +65,7 @@ class TextTrack(Track):
     resources = {"cpus": 1, "gpu": False}
     histograms = {SYNTHETIC_PPL: "perplexity of generated blocks under model_0"}
     presets = {"quick": QUICK, "paper": PAPER}
-    citation = """@article{shumailov2024collapse,
-  title   = {{AI} models collapse when trained on recursively generated data},
-  author  = {Shumailov, Ilia and Shumaylov, Zakhar and Zhao, Yiren and Papernot, Nicolas and Anderson, Ross and Gal, Yarin},
-  journal = {Nature},
-  volume  = {631},
-  number  = {8022},
-  pages   = {755--759},
-  year    = {2024},
-  doi     = {10.1038/s41586-024-07566-y}
-}
+    citation = SHUMAILOV_2024 + """
 @misc{merity2016pointer,
   title         = {Pointer Sentinel Mixture Models},
   author        = {Merity, Stephen and Xiong, Caiming and Bradbury, James and Socher, Richard},
