@@ -1,0 +1,1 @@
+"""collapsebench image track: a small DDPM on dog breeds, and whether the rare breeds disappear."""

@@ -1,0 +1,76 @@
+"""The image track: a small diffusion model on long-tailed dog breeds (Shumailov et al. 2024's
+example: a model that over-represents golden retrievers forgets French bulldogs).
+
+The headline family is ``tails``: the rare breed's share of the samples relative to its real share.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from collapsebench.tracks import Track
+from collapsebench_image.metrics import METRICS
+
+MITIGATIONS = ["replace", "retain:0.2", "accumulate"]
+
+TINY: dict[str, Any] = {"arch": "tiny"}
+SMALL: dict[str, Any] = {
+    "arch": "small", "steps": 20000, "finetune_steps": 5000, "batch_size": 128, "lr": 2e-4,
+    "ema_decay": 0.999, "device": "auto",
+}
+"""Model option sets: ``tiny`` (the DDPMOptions defaults, CPU minutes) and ``small`` (GPU)."""
+
+
+class ImageTrack(Track):
+    """DDPM chains on dog-breed images; the judge measures which breeds survive."""
+
+    name = "image"
+    description = "a small DDPM on long-tailed dog breeds: do the rare breeds disappear?"
+    data_source = "dogs-procedural"
+    metrics = tuple(m.name for m in METRICS)
+    families = {
+        "fidelity": "breed-fd",
+        "tails": "rare-breed-retention",
+        "diversity": "knn-recall",
+        "drift": "breed-kl",
+    }
+    headline = "tails"
+    resources = {"cpus": 1, "gpu": False}
+    presets = {
+        "quick": {
+            "track": "image",
+            "models": {"ddpm": {"options": TINY}},
+            "data": {"size": 16, "train_size": 500, "test_size": 500},
+            "sampling": {"ddim_steps": 20},
+            "init": "previous",
+            "generations": 4,
+            "mitigations": MITIGATIONS,
+            "seeds": [0, 1, 2],
+        },
+        "small": {
+            "track": "image",
+            "models": {"ddpm": {"options": SMALL}},
+            "data": {"size": 32, "train_size": 5000, "test_size": 1000},
+            "sampling": {"ddim_steps": 50},
+            "init": "previous",
+            "generations": 10,
+            "mitigations": MITIGATIONS,
+            "seeds": [0, 1, 2, 3, 4],
+        },
+    }
+    citation = """@article{shumailov2024collapse,
+  title   = {{AI} models collapse when trained on recursively generated data},
+  author  = {Shumailov, Ilia and Shumaylov, Zakhar and Zhao, Yiren and Papernot, Nicolas and Anderson, Ross and Gal, Yarin},
+  journal = {Nature},
+  volume  = {631},
+  number  = {8022},
+  pages   = {755--759},
+  year    = {2024},
+  doi     = {10.1038/s41586-024-07566-y}
+}
+@inproceedings{alemohammad2024mad,
+  title     = {Self-Consuming Generative Models Go {MAD}},
+  author    = {Alemohammad, Sina and Casco-Rodriguez, Josue and Luzi, Lorenzo and Humayun, Ahmed Imtiaz and Babaei, Hossein and LeJeune, Daniel and Siahkoohi, Ali and Baraniuk, Richard G.},
+  booktitle = {The Twelfth International Conference on Learning Representations (ICLR)},
+  year      = {2024}
+}"""
