@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from collapsebench.citations import SHUMAILOV_2024
 from collapsebench.tracks import Track
 from collapsebench_image.metrics import METRICS
 
@@ -58,16 +59,7 @@ class ImageTrack(Track):
             "seeds": [0, 1, 2, 3, 4],
         },
     }
-    citation = """@article{shumailov2024collapse,
-  title   = {{AI} models collapse when trained on recursively generated data},
-  author  = {Shumailov, Ilia and Shumaylov, Zakhar and Zhao, Yiren and Papernot, Nicolas and Anderson, Ross and Gal, Yarin},
-  journal = {Nature},
-  volume  = {631},
-  number  = {8022},
-  pages   = {755--759},
-  year    = {2024},
-  doi     = {10.1038/s41586-024-07566-y}
-}
+    citation = SHUMAILOV_2024 + """
 @inproceedings{alemohammad2024mad,
   title     = {Self-Consuming Generative Models Go {MAD}},
   author    = {Alemohammad, Sina and Casco-Rodriguez, Josue and Luzi, Lorenzo and Humayun, Ahmed Imtiaz and Babaei, Hossein and LeJeune, Daniel and Siahkoohi, Ali and Baraniuk, Richard G.},
