@@ -25,7 +25,7 @@ from collapsebench.data import RealData
 from collapsebench.errors import DataError, DegenerateFit
 from collapsebench.metrics import MetricContext
 from collapsebench.models import Model
-from collapsebench.samples import Samples
+from collapsebench.samples import Labelled, Samples, split_labels
 from collapsebench.seeding import Stream, rng_for
 from collapsebench.storage import SCHEMA_VERSION, ResultsError, RunStore, atomic_write_npz, load_npz
 
@@ -188,7 +188,7 @@ def _step(parts: Components, chains: list[Chain], generation: int, progress: Pro
     samples_of = dict(zip(ok, drawn))
     for i, chain in enumerate(chains):
         result = fitted[i]
-        if i in samples_of and not np.all(np.isfinite(samples_of[i])):
+        if i in samples_of and not np.all(np.isfinite(split_labels(samples_of[i])[0])):
             result = DegenerateFit("model produced non-finite samples")
         if isinstance(result, DegenerateFit):
             _record_collapse(parts, chain, generation, trains[i], result.reason)
@@ -218,10 +218,11 @@ def _record_collapse(parts: Components, chain: Chain, generation: int, train: Sa
 
 
 def _record_generation(
-    parts: Components, chain: Chain, generation: int, train: Samples, model: Model, data: np.ndarray
+    parts: Components, chain: Chain, generation: int, train: Samples, model: Model, drawn: np.ndarray | Labelled
 ) -> None:
     store = chain.store
-    synthetic = Samples.synthetic(data, generation, parts.config.model)
+    data, labels = split_labels(drawn)
+    synthetic = Samples.synthetic(data, generation, parts.config.model, labels)
     synthetic.save(store.synthetic_path(generation + 1))
     atomic_write_npz(store.model_path(generation), model.state_dict())
     reference = model if generation == 0 else chain.reference
@@ -237,6 +238,7 @@ def _record_generation(
         rng=rng_for(chain.seed, generation, Stream.METRICS),
         artifact_dir=store.artifact_dir,
         cache=chain.cache,
+        sample_labels=labels,
     )
     metrics = {m.name: _finite_or_none(m.compute(ctx)) for m in parts.metrics}
     row = _base_row(chain, generation, train)

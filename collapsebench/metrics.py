@@ -25,7 +25,8 @@ class MetricContext:
     """What a metric may look at for generation ``generation`` of one chain.
 
     ``model`` is model_g, ``samples`` is synthetic_{g+1} (drawn from model_g), ``reference`` is
-    model_0. ``cache`` lives as long as the chain (for real-data statistics).
+    model_0. ``sample_labels`` are the classes a conditional model drew ``samples`` for (else None).
+    ``cache`` lives as long as the chain (for real-data statistics).
     """
 
     generation: int
@@ -38,6 +39,7 @@ class MetricContext:
     rng: np.random.Generator
     artifact_dir: Path
     cache: dict[str, Any] = field(default_factory=dict)
+    sample_labels: np.ndarray | None = None
 
     def judge(self, name: str, build: Callable[[RealData], Any]) -> Any:
         """A fixed model trained once on the real data (never on synthetic), shared per process."""

@@ -10,15 +10,18 @@ import numpy as np
 from collapsebench.data import RealData
 from collapsebench.errors import DegenerateFit
 from collapsebench.options import Options
-from collapsebench.samples import Samples
+from collapsebench.samples import Labelled, Samples
 
 
 class Model(ABC):
     """A fitted generative model: sample, score, and serialise to plain arrays."""
 
     @abstractmethod
-    def sample(self, n: int, rng: np.random.Generator, policy: Options, real: RealData) -> np.ndarray:
-        """``n`` samples with a leading sample dimension; ``real`` supplies prompts where needed."""
+    def sample(self, n: int, rng: np.random.Generator, policy: Options, real: RealData) -> np.ndarray | Labelled:
+        """``n`` samples with a leading sample dimension; ``real`` supplies prompts where needed.
+
+        A class-conditional model returns ``Labelled(data, labels)`` so the labels train its successor.
+        """
 
     @abstractmethod
     def log_likelihood(self, x: np.ndarray) -> np.ndarray:
@@ -79,6 +82,6 @@ class ModelFamily(ABC):
         rngs: list[np.random.Generator],
         policy: Options,
         reals: list[RealData],
-    ) -> list[np.ndarray]:
+    ) -> list[np.ndarray | Labelled]:
         """Sample ``n`` from each chain's model."""
         return [m.sample(n, rng, policy, real) for m, rng, real in zip(models, rngs, reals)]
