@@ -2,7 +2,9 @@
 
 Leaderboards and plots both read stored results through this module, so the numbers in a table and
 in a plot come from one computation. Seeds are the unit of replication: every statistic is over the
-chains (one per seed) of one run group, never over samples inside a chain.
+chains (one per seed) of one run group, never over samples inside a chain. Comparisons between
+run groups are paired by seed too (each mitigation against ``replace``), and ranks tie where the
+95% CIs overlap.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from scipy.special import stdtrit
 
 from collapsebench.errors import CollapseBenchError
 from collapsebench.metrics import FAMILIES
+from collapsebench.revisions import newest_revisions, revision_of
 from collapsebench.schema import validate_run
 from collapsebench.storage import ResultsError, find_runs, read_rows, read_spec
 
@@ -64,6 +67,8 @@ class SeedRun:
     seed: int
     spec: dict[str, Any]
     rows: tuple[dict[str, Any], ...]
+    path: Path | None = None
+    """The seed folder it was read from (artifacts live in ``path / "artifacts"``)."""
 
     @property
     def collapsed_at(self) -> int | None:
@@ -113,6 +118,10 @@ class RunGroup:
     families: dict[str, str]
     metrics: dict[str, dict[str, Any]]
     runs: tuple[SeedRun, ...]
+    revision: int = 1
+    """Which stored revision of the group this is (the newest one is read; see ``revisions.py``)."""
+    revisions: int = 1
+    """How many revisions of the group are stored."""
 
     @property
     def seeds(self) -> list[int]:
@@ -191,7 +200,7 @@ class RunGroup:
         )
 
 
-def _group(track: str, name: str, runs: Sequence[SeedRun]) -> RunGroup:
+def _group(track: str, name: str, runs: Sequence[SeedRun], revision: int = 1, revisions: int = 1) -> RunGroup:
     hashes = sorted({str(run.spec["config_hash"]) for run in runs})
     if len(hashes) > 1:
         raise ResultsError(
@@ -214,6 +223,8 @@ def _group(track: str, name: str, runs: Sequence[SeedRun]) -> RunGroup:
         families=dict(spec.get("families") or {}),
         metrics=dict(spec.get("metrics") or {}),
         runs=tuple(sorted(runs, key=lambda run: run.seed)),
+        revision=revision,
+        revisions=revisions,
     )
 
 
@@ -221,25 +232,99 @@ def load_groups(results_dir: Path, track: str) -> list[RunGroup]:
     """Every run group of ``track`` under ``results_dir``, in a stable order (model, mitigation, hash).
 
     Each run folder is validated against the result schema first, so a malformed file is named.
+    Where a group has several stored revisions (``<run_group>.rev<N>`` folders), only the newest is read.
     """
-    by_group: dict[str, list[SeedRun]] = {}
+    by_group: dict[tuple[str, int], list[SeedRun]] = {}
     for run_dir in find_runs(results_dir, track):
         spec = read_spec(run_dir)
         rows = read_rows(run_dir)
         validate_run(run_dir, spec, rows)
         if spec["track"] != track:
             continue
-        run = SeedRun(seed=int(spec["seed"]), spec=spec, rows=tuple(rows))
-        by_group.setdefault(str(spec["run_group"]), []).append(run)
+        run = SeedRun(seed=int(spec["seed"]), spec=spec, rows=tuple(rows), path=run_dir)
+        name = str(spec["run_group"])
+        by_group.setdefault((name, revision_of(run_dir.parent.name, name)), []).append(run)
     if not by_group:
         raise CollapseBenchError(
             f"no results for track '{track}' under {results_dir}: "
             f"run `collapsebench sweep --track {track} --results-dir {results_dir}` first."
         )
-    groups = [_group(track, name, runs) for name, runs in by_group.items()]
+    newest = newest_revisions(by_group)
+    groups = [_group(track, name, by_group[name, rev], rev, count) for name, (rev, count) in newest.items()]
     return sorted(groups, key=lambda g: (g.model, g.mitigation, sampling_label(g.sampling), g.config_hash))
 
 
 def sampling_label(sampling: dict[str, Any]) -> str:
     """``key=value`` pairs in key order: a short, stable label for a sampling policy."""
     return ", ".join(f"{key}={value}" for key, value in sorted(sampling.items()))
+
+
+BASELINE = "replace"
+"""The mitigation every other one is compared against: no mitigation at all (the paper's default)."""
+
+
+def comparable(group: RunGroup, other: RunGroup) -> bool:
+    """Whether two groups differ only in their mitigation (same track, model, data, options, sampling, G)."""
+
+    def identity(g: RunGroup) -> dict[str, Any]:
+        config = g.runs[0].spec["config"]
+        return {k: v for k, v in config.items() if k not in ("seeds", "mitigation")}
+
+    return group.track == other.track and identity(group) == identity(other)
+
+
+def baseline_of(group: RunGroup, groups: Sequence[RunGroup], baseline: str = BASELINE) -> RunGroup | None:
+    """The ``baseline`` group run with the same config as ``group`` but that mitigation; None if there is none."""
+    if group.mitigation == baseline:
+        return None
+    return next((g for g in groups if g.mitigation == baseline and comparable(group, g)), None)
+
+
+def paired_difference(group: RunGroup, baseline: RunGroup, metric: str, generation: int | None = None) -> Stat:
+    """value(group) − value(baseline) at generation g (default G), paired by seed over the seeds both ran.
+
+    Seeds are shared on purpose: the same seed gives both chains the same real data split and the
+    same generation 0, so the pairing removes the seed-to-seed offset, as in the paired change.
+    """
+    g = group.generations if generation is None else generation
+    mine = dict(zip(group.seeds, group.values(metric, g)))
+    theirs = dict(zip(baseline.seeds, baseline.values(metric, g)))
+    return Stat.of(mine[s] - theirs[s] for s in sorted(mine.keys() & theirs.keys()))
+
+
+@dataclass(frozen=True)
+class Rank:
+    """A rank among comparable entries; ``tied`` when another entry shares it (their CIs overlap)."""
+
+    rank: int
+    tied: bool
+
+    def __str__(self) -> str:
+        return f"{self.rank}=" if self.tied else str(self.rank)
+
+
+def ranks(stats: Sequence[Stat], higher_is_better: bool | None) -> list[Rank | None]:
+    """Rank = 1 + the number of entries whose whole 95% CI lies on the better side of this one's CI.
+
+    Entries whose intervals overlap are not told apart, so they can share a rank (marked tied). An
+    entry without a CI (n < 2) overlaps everything; one without a value, or a metric without a
+    direction, gets no rank (None).
+    """
+    if higher_is_better is None:
+        return [None] * len(stats)
+    sign = 1.0 if higher_is_better else -1.0
+
+    def interval(stat: Stat) -> tuple[float, float]:
+        half = stat.ci if math.isfinite(stat.ci) else math.inf
+        low, high = sign * stat.mean - half, sign * stat.mean + half
+        return low, high
+
+    ranked = [i for i, s in enumerate(stats) if math.isfinite(s.mean)]
+    out: list[Rank | None] = [None] * len(stats)
+    values = {i: 1 + sum(interval(stats[j])[0] > interval(stats[i])[1] for j in ranked) for i in ranked}
+    counts: dict[int, int] = {}
+    for value in values.values():
+        counts[value] = counts.get(value, 0) + 1
+    for i, value in values.items():
+        out[i] = Rank(value, counts[value] > 1)
+    return out

@@ -145,7 +145,7 @@ def artifact_values(results_dir: Path, group: RunGroup, name: str) -> dict[int, 
     """Generation → the artifact ``name`` of every seed of ``group``, pooled; generations without one are left out."""
     pooled: dict[int, list[np.ndarray]] = {}
     for run in group.runs:
-        folder = results_dir / group.track / group.run_group / f"seed-{run.seed}" / "artifacts"
+        folder = (run.path or results_dir / group.track / group.run_group / f"seed-{run.seed}") / "artifacts"
         for path in sorted(folder.glob(f"g[0-9]*_{name}.npy")):
             generation = int(path.name[1 : path.name.index("_")])
             pooled.setdefault(generation, []).append(np.load(path, allow_pickle=False).ravel())

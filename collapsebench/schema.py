@@ -7,6 +7,7 @@ rendered from one that only looks right. ``schemas/run_spec.schema.json`` and
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Sequence
 from functools import cache
@@ -38,8 +39,20 @@ def _problem(name: str, obj: Any) -> str | None:
     return f"{where}: {' '.join(error.message.split())[:200]}"
 
 
+_VALID: set[str] = set()
+"""Digests of run contents already found valid in this process: one command reads a run several
+times (tables, page, plots), and jsonschema is by far the slowest part of reading it."""
+
+
+def _digest(spec: dict[str, Any], rows: Sequence[dict[str, Any]]) -> str:
+    return hashlib.sha256(json.dumps([spec, list(rows)], sort_keys=True).encode()).hexdigest()
+
+
 def validate_run(run_dir: Path, spec: dict[str, Any], rows: Sequence[dict[str, Any]]) -> None:
     """Raise a ResultsError naming the file (and line) that breaks the schema or the row order."""
+    digest = _digest(spec, rows)
+    if digest in _VALID:
+        return
     problem = _problem("run_spec", spec)
     if problem:
         raise ResultsError(f"{run_dir / SPEC_FILE}: {problem}; {FIX}.")
@@ -51,3 +64,9 @@ def validate_run(run_dir: Path, spec: dict[str, Any], rows: Sequence[dict[str, A
             problem = f"seed {row['seed']} in a folder of seed {spec['seed']}"
         if problem:
             raise ResultsError(f"{run_dir / ROWS_FILE} line {number}: {problem}; {FIX}.")
+    _VALID.add(digest)
+
+
+def schema_problem(name: str, obj: Any) -> str | None:
+    """Where and how ``obj`` breaks ``schemas/<name>.schema.json`` (one line), or None when it follows it."""
+    return _problem(name, obj)

@@ -1,4 +1,5 @@
-"""Every committed leaderboard table matches the committed results it was rendered from."""
+"""Every committed leaderboard output matches the committed results it was rendered from, and every committed
+run group entered the results tree through ``collapsebench submit`` (so it carries its submission record)."""
 
 from __future__ import annotations
 
@@ -6,18 +7,31 @@ from pathlib import Path
 
 import pytest
 
-from collapsebench.leaderboard import check_leaderboard
+from collapsebench.leaderboard import check_leaderboards
+from collapsebench.revisions import revision_of
 from collapsebench.storage import find_runs
+from collapsebench.submit import read_submission
 
 LEADERBOARDS = Path(__file__).resolve().parents[1] / "leaderboards"
-TRACKS = sorted(p.name for p in (LEADERBOARDS / "results").iterdir()) if (LEADERBOARDS / "results").is_dir() else []
+RESULTS = LEADERBOARDS / "results"
+TRACKS = sorted(p.name for p in RESULTS.iterdir() if p.is_dir()) if RESULTS.is_dir() else []
 
 
 def test_there_are_committed_results():
     assert "density" in TRACKS
 
 
+def test_committed_tables_page_and_plots_match_committed_results():
+    """Every track's tables, the summary, index.html and the plots it shows (`leaderboard --check`)."""
+    assert all(find_runs(RESULTS, track) for track in TRACKS)
+    assert check_leaderboards(RESULTS, LEADERBOARDS) == []
+
+
 @pytest.mark.parametrize("track", TRACKS)
-def test_committed_table_matches_committed_results(track):
-    assert find_runs(LEADERBOARDS / "results", track)
-    assert check_leaderboard(LEADERBOARDS / "results", track, LEADERBOARDS) == []
+def test_committed_run_groups_were_submitted(track):
+    for folder in sorted(p for p in (RESULTS / track).iterdir() if p.is_dir()):
+        record = read_submission(folder)
+        assert record is not None, f"{folder} has no submission.json: add results with `collapsebench submit`"
+        assert folder.name.startswith(record["run_group"]) and record["track"] == track
+        assert revision_of(folder.name, record["run_group"]) == record["revision"]
+        assert sorted(int(p.name.removeprefix("seed-")) for p in folder.glob("seed-*")) == record["seeds"]

@@ -44,7 +44,7 @@ def test_parallel_sweep_equals_serial_sweep(tmp_path):
     for run in runs:
         twin = tmp_path / "parallel" / run.relative_to(tmp_path / "serial")
         assert read_rows(twin) == read_rows(run)
-    lb = collapsebench("leaderboard", "--track", "density", "--results-dir", "parallel", "--out", "lb", cwd=tmp_path)
+    lb = collapsebench("leaderboard", "--track", "density", "--results-dir", "parallel", "--out", "lb", "--no-plots", cwd=tmp_path)
     assert lb.returncode == 0, lb.stderr
     assert check_leaderboard(tmp_path / "serial", "density", tmp_path / "lb") == []
 
