@@ -35,7 +35,11 @@ Progress = Callable[[int, int], None]
 
 @dataclass
 class Chain:
-    """One seed's chain: its store, real data and what the next generation needs."""
+    """One seed's chain: its store, real data and what the next generation needs.
+
+    ``name`` tags the chain's samples (default: the model's name); ``stream_key`` gives a
+    population member random streams of its own (None: the plain chain's streams).
+    """
 
     seed: int
     store: RunStore
@@ -46,6 +50,18 @@ class Chain:
     history: list[Samples] = field(default_factory=list)
     done: bool = False
     cache: dict[str, Any] = field(default_factory=dict)
+    name: str | None = None
+    stream_key: int | None = None
+
+    def rng(self, generation: int, stream: Stream) -> np.random.Generator:
+        """The generator for one purpose at one generation of this chain."""
+        if self.stream_key is None:
+            return rng_for(self.seed, generation, stream)
+        return np.random.default_rng(np.random.SeedSequence([self.seed, generation + 1, int(stream), self.stream_key]))
+
+
+Outcome = tuple[Model | DegenerateFit, np.ndarray | Labelled | None]
+"""A chain's fitted model (or why the fit failed) and its draw (None when it failed)."""
 
 
 def run_dir(results_dir: Path, config: RunConfig, seed: int) -> Path:
@@ -71,7 +87,7 @@ def run_chains(
         chains = []
         for seed in config.seeds:
             store = stack.enter_context(RunStore(run_dir(results_dir, config, seed)).locked(lock_wait))
-            chains.append(_open_chain(parts, seed, store))
+            chains.append(open_chain(parts, seed, store))
         pending = [c.next_generation for c in chains if not c.done]
         for generation in range(min(pending, default=config.generations + 1), config.generations + 1):
             active = [c for c in chains if not c.done and c.next_generation == generation]
@@ -106,7 +122,7 @@ def _spec(parts: Components, seed: int, real: RealData) -> dict[str, Any]:
     }
 
 
-def _open_chain(parts: Components, seed: int, store: RunStore) -> Chain:
+def open_chain(parts: Components, seed: int, store: RunStore, name: str | None = None, stream_key: int | None = None) -> Chain:
     """Load real data, write or check the run spec, and restore state after the last finished row."""
     config = parts.config
     real = _load_real(parts, seed)
@@ -125,7 +141,7 @@ def _open_chain(parts: Components, seed: int, store: RunStore) -> Chain:
     rows = store.rows()
     if [r["generation"] for r in rows] != list(range(len(rows))):
         raise ResultsError(f"{store.dir}/rows.jsonl has gaps or duplicates: move the folder away and rerun it.")
-    chain = Chain(seed, store, real, next_generation=len(rows), done=is_finished(rows, config))
+    chain = Chain(seed, store, real, next_generation=len(rows), done=is_finished(rows, config), name=name, stream_key=stream_key)
     ok = [r["generation"] for r in rows if r["status"] == "ok"]
     if chain.done or not ok:
         return chain
@@ -166,34 +182,52 @@ def _init(parts: Components, chain: Chain) -> Model | None:
 def _train_set(parts: Components, chain: Chain, generation: int) -> Samples:
     if generation == 0 or chain.reference is None:
         return chain.real.train
-    rng = rng_for(chain.seed, generation, Stream.BUILD)
+    rng = chain.rng(generation, Stream.BUILD)
     return parts.mitigation.build(generation, chain.real, chain.history, rng, chain.reference.log_likelihood)
 
 
 def _step(parts: Components, chains: list[Chain], generation: int, progress: Progress | None) -> None:
-    family = parts.family
     trains = [_train_set(parts, c, generation) for c in chains]
-    fitted = family.fit_many(
-        trains, [_init(parts, c) for c in chains], [rng_for(c.seed, generation, Stream.FIT) for c in chains]
-    )
+    record(parts, chains, generation, trains, fit_and_sample(parts, chains, generation, trains), progress)
+
+
+def fit_and_sample(parts: Components, chains: list[Chain], generation: int, trains: list[Samples]) -> list[Outcome]:
+    """Fit every chain's model_g on its training set (init policy) and draw its next synthetic set."""
+    family = parts.family
+    fitted = family.fit_many(trains, [_init(parts, c) for c in chains], [c.rng(generation, Stream.FIT) for c in chains])
     ok = [i for i, m in enumerate(fitted) if not isinstance(m, DegenerateFit)]
     n = parts.mitigation.samples_needed(len(chains[0].real.train))
     drawn = family.sample_many(
         [fitted[i] for i in ok],
         n,
-        [rng_for(chains[i].seed, generation, Stream.SAMPLE) for i in ok],
+        [chains[i].rng(generation, Stream.SAMPLE) for i in ok],
         parts.policy,
         [chains[i].real for i in ok],
     )
     samples_of = dict(zip(ok, drawn))
-    for i, chain in enumerate(chains):
-        result = fitted[i]
+    outcomes: list[Outcome] = []
+    for i, result in enumerate(fitted):
         if i in samples_of and not np.all(np.isfinite(split_labels(samples_of[i])[0])):
             result = DegenerateFit("model produced non-finite samples")
+        outcomes.append((result, None if isinstance(result, DegenerateFit) else samples_of[i]))
+    return outcomes
+
+
+def record(
+    parts: Components,
+    chains: list[Chain],
+    generation: int,
+    trains: list[Samples],
+    outcomes: list[Outcome],
+    progress: Progress | None,
+) -> None:
+    """Checkpoint and append each chain's row for ``generation`` (a collapsed row where the fit failed)."""
+    for chain, train, (result, drawn) in zip(chains, trains, outcomes):
         if isinstance(result, DegenerateFit):
-            _record_collapse(parts, chain, generation, trains[i], result.reason)
+            record_collapse(parts, chain, generation, train, result.reason)
         else:
-            _record_generation(parts, chain, generation, trains[i], result, samples_of[i])
+            assert drawn is not None
+            _record_generation(parts, chain, generation, train, result, drawn)
         if progress is not None:
             progress(chain.seed, generation)
 
@@ -207,7 +241,8 @@ def _base_row(chain: Chain, generation: int, train: Samples) -> dict[str, Any]:
     }
 
 
-def _record_collapse(parts: Components, chain: Chain, generation: int, train: Samples, reason: str) -> None:
+def record_collapse(parts: Components, chain: Chain, generation: int, train: Samples, reason: str) -> None:
+    """Append a ``collapsed`` row; the chain stops unless its config continues after a collapse."""
     row = _base_row(chain, generation, train)
     row.update(status="collapsed", reason=reason, metrics={m.name: None for m in parts.metrics},
                families={f: None for f in parts.families})
@@ -222,7 +257,7 @@ def _record_generation(
 ) -> None:
     store = chain.store
     data, labels = split_labels(drawn)
-    synthetic = Samples.synthetic(data, generation, parts.config.model, labels)
+    synthetic = Samples.synthetic(data, generation, chain.name or parts.config.model, labels)
     synthetic.save(store.synthetic_path(generation + 1))
     atomic_write_npz(store.model_path(generation), model.state_dict())
     reference = model if generation == 0 else chain.reference
@@ -235,7 +270,7 @@ def _record_generation(
         samples=data,
         train=train,
         real=chain.real,
-        rng=rng_for(chain.seed, generation, Stream.METRICS),
+        rng=chain.rng(generation, Stream.METRICS),
         artifact_dir=store.artifact_dir,
         cache=chain.cache,
         sample_labels=labels,

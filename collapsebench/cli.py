@@ -70,6 +70,25 @@ def sweep(config_file, track, preset, overrides, results_dir, jobs, executor, ad
 
 
 @cli.command()
+@click.argument("config_file", required=False, type=click.Path(path_type=Path))
+@click.option("--track", help="Track name (see `collapsebench list`).")
+@click.option("--preset", help="A population preset of the track, e.g. cross-quick.")
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="Override a config key (YAML value), e.g. --set seeds=[0,1].")
+@click.option("--results-dir", type=click.Path(path_type=Path), default=DEFAULT_RESULTS, show_default=True)
+@click.option("--out", type=click.Path(path_type=Path), default=None, help="Folder for population-<track>.md/.png (default: --results-dir).")
+@click.option("--jobs", type=int, default=1, show_default=True, help="Mixtures run in parallel processes.")
+def population(config_file, track, preset, overrides, results_dir, out, jobs) -> None:
+    """Models trained on each other's samples: self vs cross-model vs population mixtures, one report."""
+    from collapsebench.population import resolve_population_config, run_mixtures
+    from collapsebench.population_report import write_population_report
+
+    config = resolve_population_config(config_file, track, preset, list(overrides))
+    run_mixtures(config, results_dir, jobs, report=lambda mixture: click.echo(f"mixture {mixture}: done", err=True))
+    for path in write_population_report(results_dir, config.track, config.population_id(), out or results_dir, config.headline):
+        click.echo(path)
+
+
+@cli.command()
 def plugins() -> None:
     """Loaded plugins as JSON: name, version, hooks (and any that failed, with the error)."""
     from collapsebench.plugins import describe_plugins
@@ -88,34 +107,75 @@ def list_components(as_json: bool) -> None:
 
 
 @cli.command()
-@click.option("--track", required=True)
+@click.option("--track", "tracks", multiple=True, help="Only this track (repeatable; default: every track with results).")
 @click.option("--results-dir", type=click.Path(path_type=Path), default=COMMITTED_RESULTS, show_default=True)
-@click.option("--out", type=click.Path(path_type=Path), default=LEADERBOARD_DIR, show_default=True, help="Folder for <track>.md.")
-@click.option("--check", is_flag=True, help="Fail if the table in --out does not match the results.")
-def leaderboard(track: str, results_dir: Path, out: Path, check: bool) -> None:
-    """Render leaderboards/<track>.md from stored results (mean ± 95% CI over seeds)."""
-    from collapsebench.leaderboard import check_leaderboard, write_leaderboard
+@click.option("--out", type=click.Path(path_type=Path), default=LEADERBOARD_DIR, show_default=True, help="Folder for the tables, index.html and plots/.")
+@click.option("--check", is_flag=True, help="Fail if the outputs in --out do not match the results (drift).")
+@click.option("--no-plots", is_flag=True, help="Write the tables and the page but do not redraw the plots.")
+def leaderboard(tracks: tuple[str, ...], results_dir: Path, out: Path, check: bool, no_plots: bool) -> None:
+    """Render tables (Markdown, LaTeX, CSV, JSON), a summary, index.html and plots from stored results."""
+    from collapsebench.leaderboard import check_leaderboards, write_leaderboards
 
     if check:
-        problems = check_leaderboard(results_dir, track, out)
+        problems = check_leaderboards(results_dir, out, list(tracks) or None)
         if problems:
-            raise CollapseBenchError("; ".join(problems))
-        click.echo(f"{out / (track + '.md')} matches {results_dir}")
+            raise CollapseBenchError(f"{len(problems)} leaderboard output(s) do not match the results: " + "; ".join(problems))
+        click.echo(f"{out} matches {results_dir}")
     else:
-        click.echo(write_leaderboard(results_dir, track, out))
+        for path in write_leaderboards(results_dir, out, list(tracks) or None, plots=not no_plots):
+            click.echo(path)
+
+
+@cli.command()
+@click.argument("source", type=click.Path(path_type=Path, exists=True, file_okay=False))
+@click.option("--into", type=click.Path(path_type=Path), default=COMMITTED_RESULTS, show_default=True, help="The published results tree.")
+@click.option("--custom", is_flag=True, help="Accept configs that match no preset of their track (marked custom).")
+def submit(source: Path, into: Path, custom: bool) -> None:
+    """Validate a results folder and add its run groups to the results tree (a changed number is a new revision)."""
+    from collapsebench.submit import submit as submit_results
+
+    for outcome in submit_results(source, into, custom):
+        click.echo(str(outcome))
+    click.echo(f"now run `collapsebench leaderboard --results-dir {into}` to render the tables")
 
 
 @cli.command()
 @click.option("--track", required=True)
 @click.option("--results-dir", type=click.Path(path_type=Path), default=COMMITTED_RESULTS, show_default=True)
-@click.option("--out", type=click.Path(path_type=Path), default=LEADERBOARD_DIR / "plots", show_default=True)
+@click.option("--out", type=click.Path(path_type=Path), default=None, help="Folder for the PNGs  [default: leaderboards/plots/<track>]")
 @click.option("--metric", "metrics", multiple=True, help="Metric or family to plot (default: the four families).")
-def plot(track: str, results_dir: Path, out: Path, metrics: tuple[str, ...]) -> None:
+def plot(track: str, results_dir: Path, out: Path | None, metrics: tuple[str, ...]) -> None:
     """PNG plots of metric vs generation with a 95% CI band per mitigation."""
     from collapsebench.plot import plot_track
 
+    out = LEADERBOARD_DIR / "plots" / track if out is None else out
     for path in plot_track(results_dir, track, out, list(metrics) or None):
         click.echo(path)
+
+
+@cli.command()
+@click.option("--track", default=None, help="Print this track's BibTeX (protocol, models, data sets) before collapsebench's own.")
+@click.option("--format", "fmt", type=click.Choice(["bibtex", "cff"]), default="bibtex", show_default=True, help="cff: collapsebench's CITATION.cff.")
+def cite(track: str | None, fmt: str) -> None:
+    """What to cite: collapsebench itself, or a track's papers and data sets (BibTeX)."""
+    from collapsebench.citations import harness_bibtex, harness_cff, track_bibtex
+
+    if fmt == "cff":
+        if track is not None:
+            raise click.UsageError("--format cff prints collapsebench's own CITATION.cff; drop --track, or use --format bibtex.")
+        click.echo(harness_cff(), nl=False)
+    else:
+        click.echo(track_bibtex(track) if track else harness_bibtex())
+
+
+@cli.command("new-plugin")
+@click.argument("name")
+@click.option("--dir", "parent", type=click.Path(file_okay=False, path_type=Path), default=Path("."), show_default=True, help="Folder to create the plugin's folder in.")
+def new_plugin(name: str, parent: Path) -> None:
+    """Scaffold a plugin package NAME: pyproject with the entry point, a mitigation module, a test."""
+    from collapsebench.scaffold import scaffold_plugin
+
+    click.echo(scaffold_plugin(name, parent))
 
 
 def _add_plugin_commands() -> None:

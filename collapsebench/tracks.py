@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, ClassVar
+
+import numpy as np
 
 
 class Track:
@@ -13,6 +16,9 @@ class Track:
     ``resources`` is what one chain needs: {"cpus": int, "gpu": bool}.
     ``histograms`` names per-sample artifacts (``MetricContext.save_artifact``) that ``collapsebench
     plot`` draws as overlaid per-generation histograms, with an axis label for each.
+    ``populations`` maps a name to a population config dict (``collapsebench population``), and
+    ``pairwise_distance`` is the drift distance between two members' sample sets that measures a
+    population's homogenisation (None: the energy distance between the sets).
     """
 
     name: ClassVar[str]
@@ -25,3 +31,5 @@ class Track:
     resources: ClassVar[dict[str, Any]] = {"cpus": 1, "gpu": False}
     histograms: ClassVar[dict[str, str]] = {}
     citation: ClassVar[str] = ""
+    populations: ClassVar[dict[str, dict[str, Any]]] = {}
+    pairwise_distance: ClassVar[Callable[[np.ndarray, np.ndarray], float] | None] = None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from collapsebench.citations import SHUMAILOV_2024
+from collapsebench.citations import ALPAYDIN_1998, GERSTGRASSER_2024, SHUMAILOV_2024, bibliography
 from collapsebench.tracks import Track
 
 MITIGATIONS = ["replace", "retain:0.1", "accumulate"]
@@ -16,6 +16,35 @@ PAPER_GMM_DATA: dict[str, Any] = {
     "covariances": [[[1.0, 0.0], [0.0, 1.0]]],
 }
 """The paper's notebook draws N(0, I) in 2-D (``make_blobs`` with one centre) and fits 2 components."""
+
+
+POPULATION_MIXTURES = ["self:0", "cross:0", "population:0", "self:0.1", "cross:0.1", "population:0.1"]
+POPULATIONS: dict[str, dict[str, Any]] = {
+    "cross-quick": {
+        "members": {
+            "gmm-k2": {"model": "gmm", "options": {"components": 2}},
+            "gmm-k1": {"model": "gmm", "options": {"components": 1}},
+        },
+        "data": {"n": 100},
+        "generations": 50,
+        "mixtures": POPULATION_MIXTURES,
+        "seeds": list(range(20)),
+        "headline": "fidelity",
+    },
+    "twins-quick": {
+        "members": {"gaussian-a": {"model": "gaussian"}, "gaussian-b": {"model": "gaussian"}},
+        "data": {"n": 100},
+        "generations": 100,
+        "mixtures": POPULATION_MIXTURES,
+        "seeds": list(range(20)),
+    },
+}
+"""``collapsebench population`` presets. cross-quick: a 2-component mixture and a single Gaussian (the
+mixture family with K = 1, i.e. the Gaussian MLE) on the same 2-D bimodal data, N = 100 so that
+self-consumption visibly collapses within 50 generations; its report leads with held-out NLL, because
+the spread ratios (1.0 = kept) of a model fed another family's samples can overshoot 1. twins-quick:
+two identical Gaussian fitters that differ only in their random streams (1-D, M = 100), where theory
+says cross-training equals self-training at r = 0."""
 
 
 class DensityTrack(Track):
@@ -53,4 +82,5 @@ class DensityTrack(Track):
             "seeds": list(range(10)),
         },
     }
-    citation = SHUMAILOV_2024
+    citation = bibliography(SHUMAILOV_2024, GERSTGRASSER_2024, ALPAYDIN_1998)
+    populations = POPULATIONS

@@ -8,7 +8,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from collapsebench.citations import SHUMAILOV_2024
+from collapsebench.citations import (
+    ALEMOHAMMAD_2024,
+    HO_2020,
+    KHOSLA_2011,
+    SHUMAILOV_2024,
+    SONG_2021,
+    UDACITY_PET_IMAGES,
+    bibliography,
+)
 from collapsebench.tracks import Track
 from collapsebench_image.metrics import METRICS
 
@@ -59,10 +67,4 @@ class ImageTrack(Track):
             "seeds": [0, 1, 2, 3, 4],
         },
     }
-    citation = SHUMAILOV_2024 + """
-@inproceedings{alemohammad2024mad,
-  title     = {Self-Consuming Generative Models Go {MAD}},
-  author    = {Alemohammad, Sina and Casco-Rodriguez, Josue and Luzi, Lorenzo and Humayun, Ahmed Imtiaz and Babaei, Hossein and LeJeune, Daniel and Siahkoohi, Ali and Baraniuk, Richard G.},
-  booktitle = {The Twelfth International Conference on Learning Representations (ICLR)},
-  year      = {2024}
-}"""
+    citation = bibliography(SHUMAILOV_2024, ALEMOHAMMAD_2024, HO_2020, SONG_2021, KHOSLA_2011, UDACITY_PET_IMAGES)

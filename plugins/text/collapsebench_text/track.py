@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from collapsebench.citations import SHUMAILOV_2024
+from collapsebench.citations import MERITY_2016, SHUMAILOV_2024, ZHANG_2022, bibliography
 from collapsebench.tracks import Track
 from collapsebench_text.metrics import METRICS, SYNTHETIC_PPL
+from collapsebench_text.population import CROSS_TINY, unigram_js
 
 MITIGATIONS = ["replace", "retain:0.1", "accumulate"]
 
@@ -65,17 +66,6 @@ class TextTrack(Track):
     resources = {"cpus": 1, "gpu": False}
     histograms = {SYNTHETIC_PPL: "perplexity of generated blocks under model_0"}
     presets = {"quick": QUICK, "paper": PAPER}
-    citation = SHUMAILOV_2024 + """
-@misc{merity2016pointer,
-  title         = {Pointer Sentinel Mixture Models},
-  author        = {Merity, Stephen and Xiong, Caiming and Bradbury, James and Socher, Richard},
-  year          = {2016},
-  eprint        = {1609.07843},
-  archivePrefix = {arXiv}
-}
-@article{zhang2022opt,
-  title   = {{OPT}: Open Pre-trained Transformer Language Models},
-  author  = {Zhang, Susan and Roller, Stephen and Goyal, Naman and others},
-  journal = {arXiv preprint arXiv:2205.01068},
-  year    = {2022}
-}"""
+    populations = {"cross-tiny": CROSS_TINY}
+    pairwise_distance = unigram_js
+    citation = bibliography(SHUMAILOV_2024, MERITY_2016, ZHANG_2022)
