@@ -127,9 +127,30 @@ def _track_section(track: str, groups: list[RunGroup], results_dir: Path, page_d
     return lines
 
 
+def _population_section(page_dir: Path) -> list[str]:
+    """Links to the population reports (``collapsebench population``) that sit beside the page, with their plots."""
+    reports = sorted(page_dir.glob("population-*.md"))
+    if not reports:
+        return []
+    lines = ['<section id="populations">', "<h2>Populations: models trained on other models' outputs</h2>",
+             '<p class="note">Self-consuming vs cross-model vs population training at the same real-data share; '
+             "each report compares every mixture with self-training, seed by seed.</p>", '<div class="plots">']
+    for report in reports:
+        name = html.escape(report.name)
+        plot = report.with_suffix(".png")
+        lines.append(f'<p><a href="{name}">{name}</a></p>')
+        if plot.is_file():
+            src = html.escape(plot.name)
+            lines.append(f'<a href="{src}"><img src="{src}" alt="{src}"></a>')
+    lines += ["</div>", "</section>"]
+    return lines
+
+
 def render_page(results_dir: Path, page_dir: Path, by_track: dict[str, list[RunGroup]]) -> str:
     """The whole page: navigation, the cross-track summary, then one section per track."""
     nav = " ".join(f'<a href="#track-{html.escape(t)}">{html.escape(t)}</a>' for t in sorted(by_track))
+    if any(page_dir.glob("population-*.md")):
+        nav += ' <a href="#populations">populations</a>'
     lines = [
         "<!DOCTYPE html>",
         '<html lang="en">',
@@ -151,5 +172,6 @@ def render_page(results_dir: Path, page_dir: Path, by_track: dict[str, list[RunG
     ]
     for track, groups in sorted(by_track.items()):
         lines += _track_section(track, groups, results_dir, page_dir)
+    lines += _population_section(page_dir)
     lines += ["</body>", "</html>"]
     return "\n".join(lines) + "\n"

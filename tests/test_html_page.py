@@ -118,3 +118,17 @@ def test_the_page_loads_in_headless_chromium_without_errors(board: Path) -> None
             assert any("vae__drift.png" in error or "ERR_FILE_NOT_FOUND" in error for error in errors)
         finally:
             browser.close()
+
+
+def test_population_reports_beside_the_page_are_linked_with_their_plots(tmp_path: Path) -> None:
+    results = tmp_path / "results"
+    write_group(results, REPLACE)
+    out = tmp_path / "boards"
+    out.mkdir()
+    (out / "population-toy.md").write_text("# Population\n")
+    imsave(out / "population-toy.png", np.zeros((4, 4, 3)))
+    write_leaderboards(results, out)
+    text = (out / "index.html").read_text()
+    assert '<section id="populations">' in text and '<a href="#populations">populations</a>' in text
+    assert '<a href="population-toy.md">population-toy.md</a>' in text
+    assert "population-toy.png" in _parse(out).images
