@@ -1,5 +1,6 @@
-"""The Gaussian-mixture half of the density track: closed forms, batched EM against scikit-learn,
-batch invariance, degenerate fits and the metrics."""
+"""The Gaussian-mixture half of the density track: closed forms, EM against scikit-learn from
+scratch, batch invariance, degenerate fits and the metrics (test_gmm_kernel.py holds the kernels
+to scikit-learn from the same start)."""
 
 from __future__ import annotations
 
