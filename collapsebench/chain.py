@@ -274,6 +274,7 @@ def _record_generation(
         artifact_dir=store.artifact_dir,
         cache=chain.cache,
         sample_labels=labels,
+        policy=parts.policy,
     )
     metrics = {m.name: _finite_or_none(m.compute(ctx)) for m in parts.metrics}
     row = _base_row(chain, generation, train)

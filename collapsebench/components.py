@@ -43,6 +43,7 @@ def resolve(config: RunConfig) -> Components:
     where = f"{config.model}"
     family = family_cls(parse_options(family_cls.Options, config.options, f"options of model '{where}'"))
     policy = parse_options(family_cls.SamplingPolicy, config.sampling, f"sampling policy of model '{where}'")
+    family.check_policy(policy)
     source_name = family_cls.data_source or track.data_source
     if source_name is None:
         raise ConfigError(f"Neither model '{config.model}' nor track '{config.track}' names a data source.")

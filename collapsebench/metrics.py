@@ -12,6 +12,7 @@ import numpy as np
 
 from collapsebench.data import RealData
 from collapsebench.models import Model
+from collapsebench.options import Options
 from collapsebench.samples import Samples
 
 FAMILIES = ("fidelity", "tails", "diversity", "drift")
@@ -25,7 +26,7 @@ class MetricContext:
     """What a metric may look at for generation ``generation`` of one chain.
 
     ``model`` is model_g, ``samples`` is synthetic_{g+1} (drawn from model_g), ``reference`` is
-    model_0. ``sample_labels`` are the classes a conditional model drew ``samples`` for (else None).
+    model_0. ``policy`` is the sampling policy that drew ``samples``; ``sample_labels`` are the classes a conditional model drew ``samples`` for (else None).
     ``cache`` lives as long as the chain (for real-data statistics).
     """
 
@@ -40,6 +41,7 @@ class MetricContext:
     artifact_dir: Path
     cache: dict[str, Any] = field(default_factory=dict)
     sample_labels: np.ndarray | None = None
+    policy: Options | None = None
 
     def judge(self, name: str, build: Callable[[RealData], Any]) -> Any:
         """A fixed model trained once on the real data (never on synthetic), shared per process."""

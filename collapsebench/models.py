@@ -59,6 +59,9 @@ class ModelFamily(ABC):
     def load_state_dict(self, state: dict[str, np.ndarray]) -> Model:
         """Rebuild a model from ``Model.state_dict()``."""
 
+    def check_policy(self, policy: Options) -> None:
+        """Raise ConfigError when ``policy`` cannot work with these options, before any training is spent."""
+
     def base(self, real: RealData) -> Model | None:
         """The pretrained base for the ``base`` init policy; None means fit from scratch."""
         return None

@@ -1,8 +1,9 @@
 """Real dog-breed images for the image track: procedural (offline default) or a breed folder.
 
-Samples are float32 arrays N×3×H×W in [0, 1]. Breed labels live in ``RealData.truth``
-(``train_labels``, ``test_labels``, ``breeds``, ``rare_breeds``), where the judge and the tail
-metrics read them; models never see labels.
+Samples are float32 arrays N×3×H×W in [0, 1], labelled with their breed index (``Samples.labels``:
+a conditional model trains on them, an unconditional one ignores them). ``RealData.truth`` holds
+the same labels (``train_labels``, ``test_labels``) with ``breeds`` and ``rare_breeds``, where the
+judge and the tail metrics read them.
 
 Both sources draw a configurable long-tailed breed mix: exact per-breed counts from the weights
 (largest remainders), so the rare breed's real share is known exactly, not sampled. Both are
@@ -68,7 +69,7 @@ def _procedural(size: int, train_size: int, test_size: int, mix: tuple[float, ..
     def fresh(n: int, fresh_rng: np.random.Generator) -> Samples:
         """New images from the same mix, drawn with the chain's generator: never in either split."""
         labels = fresh_rng.choice(len(breeds), size=n, p=np.asarray(mix) / sum(mix))
-        return Samples.real(procedural.render(labels, size, fresh_rng))
+        return Samples.real(procedural.render(labels, size, fresh_rng), labels=labels)
 
     return _real_data(x_train, y_train, x_test, y_test, names, mix, fresh,
                       {"dataset": "collapsebench procedural dogs", "split_seed": split_seed})
@@ -171,8 +172,8 @@ def _real_data(x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray, y_t
     rare = [int(i) for i in np.flatnonzero(present & (w == w[present].min()))]
     counts = np.bincount(y_train, minlength=len(names))
     return RealData(
-        train=Samples.real(x_train),
-        test=Samples.real(x_test),
+        train=Samples.real(x_train, labels=y_train),
+        test=Samples.real(x_test, labels=y_test),
         fingerprint=fingerprint_arrays(x_train, y_train, x_test, y_test),
         fresh=fresh,
         truth={"train_labels": y_train, "test_labels": y_test, "breeds": names, "rare_breeds": rare},

@@ -199,6 +199,26 @@ class JudgeAccuracy(Metric):
         return float(_judge(ctx).test_accuracy)
 
 
+class ClassConsistency(Metric):
+    name = "class-consistency"
+    higher_is_better = True
+    description = "share of a conditional model's samples the judge assigns to the breed they were drawn for"
+
+    def compute(self, ctx: MetricContext) -> float:
+        if ctx.sample_labels is None:
+            return float("nan")
+        return float(np.mean(_samples(ctx)[1] == ctx.sample_labels))
+
+
+class SamplingBias(Metric):
+    name = "sampling-bias"
+    higher_is_better = True
+    description = "λ = 1/(1+w) of the samples' classifier-free guidance w (1: unguided; Alemohammad et al. 2024)"
+
+    def compute(self, ctx: MetricContext) -> float:
+        return float(getattr(ctx.policy, "sampling_bias", float("nan")))
+
+
 class SampleGrid(Metric):
     name = "sample-grid"
     higher_is_better = True
@@ -230,4 +250,4 @@ def grid_png(images: np.ndarray, side: int = GRID_SIDE) -> bytes:
 
 
 METRICS = (FrechetDistance, RareBreedRetention, RareBreedShare, VanishedBreeds, UnrecognisedShare, BreedKL, Precision, Recall,
-           JudgeAccuracy, SampleGrid)
+           JudgeAccuracy, ClassConsistency, SamplingBias, SampleGrid)

@@ -31,8 +31,8 @@ MITIGATIONS = ("replace", "retain:0.2", "accumulate")
 
 
 @pytest.fixture(scope="module")
-def judge_cache(tmp_path_factory) -> Path:
-    return tmp_path_factory.mktemp("cache")
+def judge_cache(shared_judge_cache: Path) -> Path:
+    return shared_judge_cache  # test_image_conditional uses the same DATA, hence the same judge
 
 
 @pytest.fixture(scope="module")

@@ -24,6 +24,8 @@ def test_procedural_layout_mix_and_labels():
     assert counts.tolist() == procedural.breed_counts(procedural.DEFAULT_MIX, 200).tolist() == [90, 40, 24, 24, 16, 6]
     assert real.truth["breeds"][real.truth["rare_breeds"][0]] == "french_bulldog"
     assert real.provenance["rare_breeds"] == ["french_bulldog"]
+    assert np.array_equal(real.train.labels, real.truth["train_labels"])
+    assert np.array_equal(real.test.labels, real.truth["test_labels"])
 
 
 def test_procedural_is_a_function_of_split_seed_not_chain_seed():
@@ -33,6 +35,10 @@ def test_procedural_is_a_function_of_split_seed_not_chain_seed():
     assert a.fingerprint == b.fingerprint != c.fingerprint
     fresh = a.fresh(10, np.random.default_rng(3))
     assert fresh.data.shape == (10, 3, 16, 16) and not np.isin(fresh.data[:, 0, 0, 0], a.train.data[:, 0, 0, 0]).all()
+    rng = np.random.default_rng(3)  # fresh images are labelled with the breed they were drawn for
+    breeds = rng.choice(6, size=10, p=np.asarray(procedural.DEFAULT_MIX) / sum(procedural.DEFAULT_MIX))
+    assert np.array_equal(fresh.labels, breeds)
+    assert np.array_equal(fresh.data, procedural.render(breeds, 16, rng))
 
 
 def test_breeds_differ_visibly_in_colour():
@@ -68,6 +74,8 @@ def test_folder_of_breed_subfolders_with_a_long_tailed_mix(tmp_path: Path):
     assert real.train.data.shape[1:] == (3, 8, 8)
     bulldog = real.train.data[real.truth["train_labels"] == 0]
     assert np.allclose(bulldog, 30 / 255, atol=1e-6)
+    assert np.array_equal(real.train.labels, real.truth["train_labels"])
+    assert np.allclose(real.test.data[real.test.labels == 1], np.array([220, 160, 60])[:, None, None] / 255, atol=1e-6)
 
 
 def test_folder_errors_name_the_fix(tmp_path: Path):
