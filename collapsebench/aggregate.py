@@ -55,7 +55,9 @@ class Stat:
         mean = float(finite.mean())
         if n < 2:
             return cls(mean, math.nan, 1, math.nan)
-        std = float(finite.std(ddof=1))
+        # Values equal up to rounding (e.g. the same paired difference in every seed) have no spread.
+        tied = np.ptp(finite) <= 8 * np.finfo(float).eps * np.max(np.abs(finite))
+        std = 0.0 if tied else float(finite.std(ddof=1))
         ci = float(stdtrit(n - 1, 0.5 + CONFIDENCE / 2) * std / math.sqrt(n))
         return cls(mean, std, n, ci)
 

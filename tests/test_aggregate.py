@@ -177,3 +177,13 @@ def test_groups_sorted_and_seeds_must_share_config_hash(tmp_path: Path) -> None:
 def test_no_results_names_the_fix(tmp_path: Path) -> None:
     with pytest.raises(CollapseBenchError, match=r"no results for track 'toy' .*collapsebench sweep --track toy"):
         load_groups(tmp_path, TRACK)
+
+
+def test_values_equal_up_to_rounding_have_no_spread():
+    """Paired differences that are equal in every seed but for the last bit get a CI of exactly 0, not 5e-17."""
+    from collapsebench.aggregate import Stat
+
+    values = [0.2 - 1 / 15, 2 / 15, 0.6 - 7 / 15]
+    assert len(set(values)) > 1
+    assert Stat.of(values).ci == 0.0 and Stat.of(values).std == 0.0
+    assert Stat.of([1.0, 1.0 + 1e-9, 1.0]).ci > 0
