@@ -12,6 +12,8 @@ Run: ``.venv/bin/python -m pytest benchmarks/test_image_speed.py --benchmark-onl
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import time
 
 import numpy as np
@@ -108,53 +110,39 @@ def _fastest(fn, *args) -> float:
     return time.perf_counter() - start
 
 
-def test_training_and_sampling_overhead_vs_bare_diffusers(benchmark, train: Samples) -> None:
-    family = DDPMFamily(OPTIONS)
+def _check_overhead(benchmark, title: str, family: DDPMFamily, train: Samples, policy: DDIMSampling,
+                    bare_fit: Callable[[], torch.nn.Module], bare_sample: Callable[[torch.nn.Module], np.ndarray]) -> None:
+    """Time the plugin's fit and sample against the bare loops, round by round, and hold both to MAX_OVERHEAD."""
     model = family.fit(train, None, np.random.default_rng(0))  # warm-up: imports, allocator
-    bare_unet = bare_training(train.data)
-    ours_fit, bare_fit, ours_sample, bare_sample = [], [], [], []
+    bare_unet = bare_fit()
+    ours_fit, bare_fit_s, ours_sample, bare_sample_s = [], [], [], []
     for r in range(ROUNDS):
         ours_fit.append(_fastest(family.fit, train, None, np.random.default_rng(r)))
-        bare_fit.append(_fastest(bare_training, train.data))
-        ours_sample.append(_fastest(model.sample, SAMPLES, np.random.default_rng(r), POLICY, None))
-        bare_sample.append(_fastest(bare_sampling, bare_unet))
-    benchmark.pedantic(model.sample, args=(SAMPLES, np.random.default_rng(0), POLICY, None), rounds=1, iterations=1)
-    fit_ratio, sample_ratio = min(ours_fit) / min(bare_fit), min(ours_sample) / min(bare_sample)
+        bare_fit_s.append(_fastest(bare_fit))
+        ours_sample.append(_fastest(model.sample, SAMPLES, np.random.default_rng(r), policy, None))
+        bare_sample_s.append(_fastest(bare_sample, bare_unet))
+    benchmark.pedantic(model.sample, args=(SAMPLES, np.random.default_rng(0), policy, None), rounds=1, iterations=1)
+    fit_ratio, sample_ratio = min(ours_fit) / min(bare_fit_s), min(ours_sample) / min(bare_sample_s)
     benchmark.extra_info.update(
         train_steps_per_s=round(STEPS / min(ours_fit), 2),
-        bare_train_steps_per_s=round(STEPS / min(bare_fit), 2),
+        bare_train_steps_per_s=round(STEPS / min(bare_fit_s), 2),
         images_per_s=round(SAMPLES / min(ours_sample), 1),
-        bare_images_per_s=round(SAMPLES / min(bare_sample), 1),
+        bare_images_per_s=round(SAMPLES / min(bare_sample_s), 1),
         train_overhead=round(fit_ratio, 3),
         sample_overhead=round(sample_ratio, 3),
     )
-    print(f"\ntiny DDPM, 16 px, {torch.get_num_threads()} threads: training {STEPS / min(ours_fit):.2f} steps/s "
-          f"(bare diffusers {STEPS / min(bare_fit):.2f}), sampling {SAMPLES / min(ours_sample):.1f} images/s "
-          f"(bare {SAMPLES / min(bare_sample):.1f}) with DDIM-{DDIM_STEPS}")
+    print(f"\n{title}, 16 px, {torch.get_num_threads()} threads: training {STEPS / min(ours_fit):.2f} steps/s "
+          f"(bare diffusers {STEPS / min(bare_fit_s):.2f}), sampling {SAMPLES / min(ours_sample):.1f} images/s "
+          f"(bare {SAMPLES / min(bare_sample_s):.1f}) with DDIM-{DDIM_STEPS}")
     assert fit_ratio <= MAX_OVERHEAD and sample_ratio <= MAX_OVERHEAD
+
+
+def test_training_and_sampling_overhead_vs_bare_diffusers(benchmark, train: Samples) -> None:
+    _check_overhead(benchmark, "tiny DDPM", DDPMFamily(OPTIONS), train, POLICY,
+                    lambda: bare_training(train.data), bare_sampling)
 
 
 def test_conditional_training_and_guided_sampling_overhead_vs_bare_diffusers(benchmark, train: Samples) -> None:
-    family = DDPMFamily(CONDITIONAL)
-    model = family.fit(train, None, np.random.default_rng(0))  # warm-up
-    bare_unet = bare_training(train.data, train.labels)
-    ours_fit, bare_fit, ours_sample, bare_sample = [], [], [], []
-    for r in range(ROUNDS):
-        ours_fit.append(_fastest(family.fit, train, None, np.random.default_rng(r)))
-        bare_fit.append(_fastest(bare_training, train.data, train.labels))
-        ours_sample.append(_fastest(model.sample, SAMPLES, np.random.default_rng(r), GUIDED, None))
-        bare_sample.append(_fastest(bare_guided_sampling, bare_unet, train.labels))
-    benchmark.pedantic(model.sample, args=(SAMPLES, np.random.default_rng(0), GUIDED, None), rounds=1, iterations=1)
-    fit_ratio, sample_ratio = min(ours_fit) / min(bare_fit), min(ours_sample) / min(bare_sample)
-    benchmark.extra_info.update(
-        train_steps_per_s=round(STEPS / min(ours_fit), 2),
-        bare_train_steps_per_s=round(STEPS / min(bare_fit), 2),
-        images_per_s=round(SAMPLES / min(ours_sample), 1),
-        bare_images_per_s=round(SAMPLES / min(bare_sample), 1),
-        train_overhead=round(fit_ratio, 3),
-        sample_overhead=round(sample_ratio, 3),
-    )
-    print(f"\nconditional tiny DDPM, 16 px, {torch.get_num_threads()} threads: training {STEPS / min(ours_fit):.2f} "
-          f"steps/s (bare diffusers {STEPS / min(bare_fit):.2f}), guided sampling (w={GUIDANCE:g}) "
-          f"{SAMPLES / min(ours_sample):.1f} images/s (bare {SAMPLES / min(bare_sample):.1f}) with DDIM-{DDIM_STEPS}")
-    assert fit_ratio <= MAX_OVERHEAD and sample_ratio <= MAX_OVERHEAD
+    _check_overhead(benchmark, f"conditional tiny DDPM, guidance w={GUIDANCE:g}", DDPMFamily(CONDITIONAL), train,
+                    GUIDED, lambda: bare_training(train.data, train.labels),
+                    lambda unet: bare_guided_sampling(unet, train.labels))
