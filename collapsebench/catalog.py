@@ -68,6 +68,7 @@ def _track(name: str, cls: Any, regs: Registries) -> dict[str, Any]:
         "metrics": list(cls.metrics),
         "families": dict(cls.families),
         "presets": sorted(cls.presets),
+        "population_presets": sorted(cls.populations),
         "resources": to_jsonable_python(cls.resources, fallback=str),
     }
 
@@ -98,9 +99,10 @@ def option_defaults(schema: type[BaseModel]) -> dict[str, Any]:
 def render_catalog(entries: dict[str, list[dict[str, Any]]]) -> str:
     """The catalog as plain-text tables, one section per kind of component."""
     sections = [
-        ("Tracks", ["name", "headline", "data source", "models", "presets", "resources", "plugin", "description"],
+        ("Tracks", ["name", "headline", "data source", "models", "presets", "population presets", "resources", "plugin",
+                    "description"],
          [[t["name"], t["headline"], t["data_source"] or "", ", ".join(t["models"]), ", ".join(t["presets"]),
-           _pairs(t["resources"]), t["plugin"], t["description"]] for t in entries["tracks"]]),
+           ", ".join(t["population_presets"]), _pairs(t["resources"]), t["plugin"], t["description"]] for t in entries["tracks"]]),
         ("Models", ["name", "track", "data source", "options", "sampling", "plugin", "description"],
          [[m["name"], m["track"], m["data_source"] or "", _pairs(m["options"]), _pairs(m["sampling"]),
            m["plugin"], m["description"]] for m in entries["models"]]),

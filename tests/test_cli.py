@@ -92,6 +92,8 @@ def test_list_json_is_the_catalog(tiny_track, monkeypatch, capsys):
     [track] = [t for t in entries["tracks"] if t["name"] == "tiny"]
     assert track["models"] == ["tiny-gaussian"] and track["presets"] == ["quick"]
     assert track["plugin"] == "collapsebench.testing.tiny"
+    [density] = [t for t in entries["tracks"] if t["name"] == "density"]
+    assert density["population_presets"] == ["cross-quick", "twins-quick"]
     [model] = [m for m in entries["models"] if m["name"] == "tiny-gaussian"]
     assert model["data_source"] == "tiny-normal"  # inherited from the track
     assert model["options"] == {"ddof": 0} and model["sampling"] == {"temperature": 1.0}
