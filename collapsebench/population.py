@@ -12,7 +12,6 @@ population share one seed and one real data set, and draw from random streams of
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 import hashlib
 import multiprocessing
@@ -42,9 +41,8 @@ from collapsebench.config import (
     PopulationConfig,
     apply_overrides,
     parse_population,
-    read_config_file,
 )
-from collapsebench.errors import ConfigError, UnknownNameError
+from collapsebench.errors import ConfigError
 from collapsebench.executors import limit_threads
 from collapsebench.homogenisation import PEERS, PopulationDistance
 from collapsebench.mixture import (
@@ -54,8 +52,9 @@ from collapsebench.mixture import (
     exact_counts,
     member_mitigation,
 )
-from collapsebench.registry import registries, unknown_message
+from collapsebench.registry import registries
 from collapsebench.samples import REAL, Samples, split_labels
+from collapsebench.runner import config_data
 from collapsebench.seeding import Stream
 from collapsebench.storage import RunStore, atomic_write_json
 
@@ -223,26 +222,11 @@ def _peer_samples(
     return peers
 
 
-def population_preset(track: str, name: str) -> dict[str, Any]:
-    """A track's population preset as a config dict (a copy)."""
-    presets = registries().tracks.get(track).populations
-    if name not in presets:
-        raise UnknownNameError(unknown_message("population preset", name, sorted(presets)))
-    return {"track": track, **copy.deepcopy(presets[name])}
-
-
 def resolve_population_config(
     config_file: Path | None, track: str | None, preset_name: str | None, overrides: list[str]
 ) -> PopulationConfig:
     """A population from a file or a track's population preset, with ``--set`` overrides; every mixture validated."""
-    if config_file is not None:
-        data, where = read_config_file(config_file), str(config_file)
-        if track:
-            data["track"] = track
-    elif track and preset_name:
-        data, where = population_preset(track, preset_name), f"population preset '{preset_name}' of track '{track}'"
-    else:
-        raise ConfigError("Give a population config file, or --track and --preset (e.g. --track density --preset cross-quick).")
+    data, where = config_data(config_file, track, preset_name, populations=True)
     population = parse_population(apply_overrides(data, overrides), where)
     for mixture in population.mixtures:
         resolve_population(population, mixture)

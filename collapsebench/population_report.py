@@ -25,9 +25,10 @@ from collapsebench.homogenisation import PopulationDistance
 from collapsebench.metrics import FAMILIES
 from collapsebench.mixture import PREFIX, MixWeights
 from collapsebench.storage import atomic_write_bytes
+from collapsebench.tables import arrow, number
+from collapsebench.tables import verdict as leaderboard_verdict
 
 DISTANCE = PopulationDistance.name
-_ARROW = {True: "↑", False: "↓", None: "?"}
 PAIRED = (
     "vs self = paired difference over the same seeds of the change (gen G − gen 0) under this mixture minus "
     "under `self` with the same real share; verdict: collapses *faster* / *slower* than self-training where "
@@ -80,14 +81,12 @@ def paired_difference(cell: Cell, baseline: Cell, metric: str) -> Stat:
     return Stat.of([ours[s] - theirs[s] for s in sorted(set(ours) & set(theirs))])
 
 
+SAID = {"better": "slower", "worse": "faster", "no difference": "no detectable difference", "n/a": "—"}
+
+
 def verdict(diff: Stat, higher_is_better: bool | None) -> str:
-    """faster / slower / no detectable difference, from the 95% CI of the paired difference."""
-    if diff.n < 2 or not math.isfinite(diff.ci) or higher_is_better is None:
-        return "—"
-    if abs(diff.mean) <= diff.ci:
-        return "no detectable difference"
-    worse = diff.mean < 0 if higher_is_better else diff.mean > 0
-    return "faster" if worse else "slower"
+    """The leaderboard's verdict on a paired difference in collapse terms: better than self-training = slower."""
+    return SAID[leaderboard_verdict(diff, higher_is_better)]
 
 
 def _baseline(cell: Cell, cells: list[Cell]) -> Cell | None:
@@ -97,13 +96,6 @@ def _baseline(cell: Cell, cells: list[Cell]) -> Cell | None:
         if other.member == cell.member and w.others == 0 and not w.pooled and math.isclose(w.real, cell.weights.real):
             return other
     return None
-
-
-def _fmt(value: float, signed: bool = False) -> str:
-    if not math.isfinite(value):
-        return "—"
-    value = value + 0.0
-    return f"{value:+.4g}" if signed else f"{value:.4g}"
 
 
 def _comparison(cell: Cell, cells: list[Cell], metric: str) -> tuple[Stat, str]:
@@ -150,10 +142,10 @@ def render_population(results_dir: Path, track: str, population_id: str, headlin
         diff, said = _comparison(cell, cells, s.metric)
         dist = group.stat(DISTANCE, group.generations) if DISTANCE in group.metrics else Stat.of([])
         rows.append([
-            cell.member, f"`{cell.mixture}`", s.metric, _ARROW[s.higher_is_better],
-            _fmt(s.first.mean), _fmt(s.first.ci), _fmt(s.last.mean), _fmt(s.last.ci),
-            _fmt(s.change.mean, True), _fmt(s.change.ci), _fmt(diff.mean, True), _fmt(diff.ci), said,
-            _fmt(dist.mean), _fmt(dist.ci), str(s.change.n), f"{len(group.collapsed)}/{len(group.runs)}",
+            cell.member, f"`{cell.mixture}`", s.metric, arrow(s.higher_is_better),
+            number(s.first.mean), number(s.first.ci), number(s.last.mean), number(s.last.ci),
+            number(s.change.mean, True), number(s.change.ci), number(diff.mean, True), number(diff.ci), said,
+            number(dist.mean), number(dist.ci), str(s.change.n), f"{len(group.collapsed)}/{len(group.runs)}",
             str(group.generations),
         ])
     family_headers = ["member", "mixture", "family", "metric", "↑/↓", "change", "±", "vs self", "±", "verdict", "n"]
@@ -168,8 +160,8 @@ def render_population(results_dir: Path, track: str, population_id: str, headlin
             change = cell.group.change(metric)
             diff, said = _comparison(cell, cells, metric)
             family_rows.append([
-                cell.member, f"`{cell.mixture}`", family, metric, _ARROW[cell.group.higher_is_better(metric)],
-                _fmt(change.mean, True), _fmt(change.ci), _fmt(diff.mean, True), _fmt(diff.ci), said, str(diff.n),
+                cell.member, f"`{cell.mixture}`", family, metric, arrow(cell.group.higher_is_better(metric)),
+                number(change.mean, True), number(change.ci), number(diff.mean, True), number(diff.ci), said, str(diff.n),
             ])
     members = sorted({c.member for c in cells})
     return "\n".join([

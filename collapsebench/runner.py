@@ -23,24 +23,37 @@ from collapsebench.manifest import Manifest
 from collapsebench.registry import registries, unknown_message
 
 
-def preset(track: str, name: str) -> dict[str, Any]:
-    """A track's preset as a sweep config dict (a copy)."""
-    presets = registries().tracks.get(track).presets
+def preset(track: str, name: str, populations: bool = False) -> dict[str, Any]:
+    """A track's preset (or population preset) as a config dict (a copy)."""
+    found = registries().tracks.get(track)
+    presets = found.populations if populations else found.presets
     if name not in presets:
-        raise UnknownNameError(unknown_message("preset", name, sorted(presets)))
+        kind = "population preset" if populations else "preset"
+        raise UnknownNameError(unknown_message(kind, name, sorted(presets)))
     return {"track": track, **copy.deepcopy(presets[name])}
+
+
+def config_data(
+    config_file: Path | None, track: str | None, preset_name: str | None, populations: bool = False
+) -> tuple[dict[str, Any], str]:
+    """The raw config of a file (``track`` overriding its own) or of a track's preset, and where it came from."""
+    if config_file is not None:
+        data = read_config_file(config_file)
+        if track:
+            data["track"] = track
+        return data, str(config_file)
+    kind, example = ("population preset", "cross-quick") if populations else ("preset", "quick")
+    if track and preset_name:
+        return preset(track, preset_name, populations), f"{kind} '{preset_name}' of track '{track}'"
+    raise ConfigError(
+        f"Give a {'population ' if populations else ''}config file, or --track and --preset "
+        f"(e.g. --track density --preset {example})."
+    )
 
 
 def resolve_sweep(config_file: Path | None, track: str | None, preset_name: str | None, overrides: list[str]) -> SweepConfig:
     """A sweep from a file or a track's preset, with ``--set`` overrides; every run validated."""
-    if config_file is not None:
-        data, where = read_config_file(config_file), str(config_file)
-        if track:
-            data["track"] = track
-    elif track and preset_name:
-        data, where = preset(track, preset_name), f"preset '{preset_name}' of track '{track}'"
-    else:
-        raise ConfigError("Give a config file, or --track and --preset (e.g. --track density --preset quick).")
+    data, where = config_data(config_file, track, preset_name)
     sweep = parse_sweep(apply_overrides(data, overrides), where)
     for config in sweep.runs():
         resolve(config)
