@@ -7,12 +7,8 @@ import pytest
 from collapsebench.config import parse_population
 from collapsebench.errors import ConfigError
 from collapsebench.homogenisation import energy_distance
-from collapsebench.population import (
-    population_preset,
-    resolve_population,
-    resolve_population_config,
-    run_population,
-)
+from collapsebench.population import resolve_population, resolve_population_config, run_population
+from collapsebench.runner import preset
 from collapsebench.samples import Samples
 from collapsebench.storage import RunStore
 
@@ -32,7 +28,7 @@ def test_members_on_different_data_are_refused():
 
 
 def test_short_cross_run_of_a_mixture_and_a_single_gaussian(tmp_path):
-    data = population_preset("density", "cross-quick")
+    data = preset("density", "cross-quick", populations=True)
     population = parse_population({**data, "generations": 2, "seeds": [0, 1]}, "test")
     rows = run_population(population, "cross:0", tmp_path)
     members = resolve_population(population, "cross:0")
