@@ -21,13 +21,13 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from collapsebench_density.gmm import GMMData, GMMDataOptions, GMMFamily, GMMOptions
 from sklearn.mixture import GaussianMixture
 from threadpoolctl import threadpool_limits
 
-from collapsebench.options import Options
-from collapsebench.samples import Samples
-from collapsebench.seeding import Stream, rng_for
-from collapsebench_density.gmm import GMMData, GMMDataOptions, GMMFamily, GMMOptions
+from collapsebench.experiment.options import Options
+from collapsebench.experiment.samples import Samples
+from collapsebench.experiment.seeding import Stream, rng_for
 
 GENERATIONS = int(os.environ.get("COLLAPSEBENCH_BENCH_GENERATIONS", "100"))
 SEEDS = list(range(10))
@@ -40,8 +40,8 @@ FIRST_FIT = """
 import time
 start = time.perf_counter()
 import numpy as np
-from collapsebench.options import Options
-from collapsebench.samples import Samples
+from collapsebench.experiment.options import Options
+from collapsebench.experiment.samples import Samples
 from collapsebench_density.gmm import GMMFamily, GMMOptions
 family = GMMFamily(GMMOptions(components=2))
 model = family.fit(Samples.real(np.random.default_rng(0).standard_normal((100, 2))), None, np.random.default_rng(0))

@@ -12,17 +12,16 @@ Run: ``.venv/bin/python -m pytest benchmarks/test_image_speed.py --benchmark-onl
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import time
+from collections.abc import Callable
 
 import numpy as np
 import pytest
 import torch
-
-from collapsebench.samples import Samples
 from collapsebench_image.data import ProceduralDogs, ProceduralOptions
 from collapsebench_image.ddpm import DDIMSampling, DDPMFamily, DDPMOptions
+
+from collapsebench.experiment.samples import Samples
 
 STEPS = 60
 SAMPLES = 250
@@ -46,10 +45,9 @@ def bare_training(images: np.ndarray, labels: np.ndarray | None = None) -> torch
 
     With ``labels``: class embeddings (one extra, index 0, for "no class") and 10% label dropout.
     """
+    from collapsebench_image.ddpm_net import ARCHITECTURES
     from diffusers import DDPMScheduler, UNet2DModel
     from diffusers.training_utils import EMAModel
-
-    from collapsebench_image.ddpm_net import ARCHITECTURES
 
     torch.manual_seed(0)
     classes = {} if labels is None else {"num_class_embeds": int(labels.max()) + 2}

@@ -18,11 +18,11 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 import torch  # noqa: E402
-
-from collapsebench.data import RealData  # noqa: E402
-from collapsebench.samples import Samples  # noqa: E402
 from collapsebench_text.opt import OPTOptions, OPTSampling  # noqa: E402
 from collapsebench_text.opt_net import fit_lm, fresh_net, seeded  # noqa: E402
+
+from collapsebench.experiment.data import RealData  # noqa: E402
+from collapsebench.experiment.samples import Samples  # noqa: E402
 
 BLOCKS, LENGTH = 512, 64
 MAX_OVERHEAD = 0.10

@@ -14,7 +14,7 @@ from collapsebench import __version__
 from collapsebench.errors import CollapseBenchError
 
 if TYPE_CHECKING:
-    from collapsebench.executors import Executor
+    from collapsebench.run.executors import Executor
 
 DEFAULT_RESULTS = Path("runs")
 COMMITTED_RESULTS = Path("leaderboards/results")
@@ -41,7 +41,7 @@ def _selection_options(func):
 
 
 def _executor(executor: str, jobs: int | None, address: str | None) -> Executor:
-    from collapsebench.executors import make_executor
+    from collapsebench.run.executors import make_executor
 
     return make_executor(executor, jobs, address)
 
@@ -53,7 +53,7 @@ def _executor(executor: str, jobs: int | None, address: str | None) -> Executor:
 @click.option("--seeds", help="Comma-separated seeds, e.g. 0,1,2.")
 def run(config_file, track, preset, overrides, results_dir, jobs, executor, address, lock_wait, model, mitigation, seeds) -> None:
     """Run chains of one model under one mitigation (one chain per seed); resumes finished work."""
-    from collapsebench.runner import resolve_run, run_configs
+    from collapsebench.run.runner import resolve_run, run_configs
 
     config = resolve_run(config_file, track, preset, model, mitigation, seeds, list(overrides))
     run_configs([config], results_dir, executor=_executor(executor, jobs, address), lock_wait=lock_wait)
@@ -63,7 +63,7 @@ def run(config_file, track, preset, overrides, results_dir, jobs, executor, addr
 @_selection_options
 def sweep(config_file, track, preset, overrides, results_dir, jobs, executor, address, lock_wait) -> None:
     """Run a grid of models × mitigations × seeds in parallel (processes or Ray); resumes finished work."""
-    from collapsebench.runner import resolve_sweep, run_configs
+    from collapsebench.run.runner import resolve_sweep, run_configs
 
     config = resolve_sweep(config_file, track, preset, list(overrides))
     run_configs(config.runs(), results_dir, executor=_executor(executor, jobs, address), lock_wait=lock_wait)
@@ -79,8 +79,8 @@ def sweep(config_file, track, preset, overrides, results_dir, jobs, executor, ad
 @click.option("--jobs", type=int, default=1, show_default=True, help="Mixtures run in parallel processes.")
 def population(config_file, track, preset, overrides, results_dir, out, jobs) -> None:
     """Models trained on each other's samples: self vs cross-model vs population mixtures, one report."""
-    from collapsebench.population import resolve_population_config, run_mixtures
-    from collapsebench.population_report import write_population_report
+    from collapsebench.population.report import write_population_report
+    from collapsebench.population.runner import resolve_population_config, run_mixtures
 
     config = resolve_population_config(config_file, track, preset, list(overrides))
     run_mixtures(config, results_dir, jobs, report=lambda mixture: click.echo(f"mixture {mixture}: done", err=True))
@@ -91,7 +91,7 @@ def population(config_file, track, preset, overrides, results_dir, out, jobs) ->
 @cli.command()
 def plugins() -> None:
     """Loaded plugins as JSON: name, version, hooks (and any that failed, with the error)."""
-    from collapsebench.plugins import describe_plugins
+    from collapsebench.plugin.catalog import describe_plugins
 
     click.echo(json.dumps(describe_plugins(), indent=2))
 
@@ -100,7 +100,7 @@ def plugins() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def list_components(as_json: bool) -> None:
     """Tracks, models, data sources, mitigations and metrics, with metric directions."""
-    from collapsebench.catalog import catalog, render_catalog
+    from collapsebench.plugin.catalog import catalog, render_catalog
 
     entries = catalog()
     click.echo(json.dumps(entries, indent=2) if as_json else render_catalog(entries))
@@ -114,7 +114,7 @@ def list_components(as_json: bool) -> None:
 @click.option("--no-plots", is_flag=True, help="Write the tables and the page but do not redraw the plots.")
 def leaderboard(tracks: tuple[str, ...], results_dir: Path, out: Path, check: bool, no_plots: bool) -> None:
     """Render tables (Markdown, LaTeX, CSV, JSON), a summary, index.html and plots from stored results."""
-    from collapsebench.leaderboard import check_leaderboards, write_leaderboards
+    from collapsebench.publish.leaderboard import check_leaderboards, write_leaderboards
 
     if check:
         problems = check_leaderboards(results_dir, out, list(tracks) or None)
@@ -132,7 +132,7 @@ def leaderboard(tracks: tuple[str, ...], results_dir: Path, out: Path, check: bo
 @click.option("--custom", is_flag=True, help="Accept configs that match no preset of their track (marked custom).")
 def submit(source: Path, into: Path, custom: bool) -> None:
     """Validate a results folder and add its run groups to the results tree (a changed number is a new revision)."""
-    from collapsebench.submit import submit as submit_results
+    from collapsebench.publish.submit import submit as submit_results
 
     for outcome in submit_results(source, into, custom):
         click.echo(str(outcome))
@@ -146,7 +146,7 @@ def submit(source: Path, into: Path, custom: bool) -> None:
 @click.option("--metric", "metrics", multiple=True, help="Metric or family to plot (default: the four families).")
 def plot(track: str, results_dir: Path, out: Path | None, metrics: tuple[str, ...]) -> None:
     """PNG plots of metric vs generation with a 95% CI band per mitigation."""
-    from collapsebench.plot import plot_track
+    from collapsebench.publish.plot import plot_track
 
     out = LEADERBOARD_DIR / "plots" / track if out is None else out
     for path in plot_track(results_dir, track, out, list(metrics) or None):
@@ -158,7 +158,11 @@ def plot(track: str, results_dir: Path, out: Path | None, metrics: tuple[str, ..
 @click.option("--format", "fmt", type=click.Choice(["bibtex", "cff"]), default="bibtex", show_default=True, help="cff: collapsebench's CITATION.cff.")
 def cite(track: str | None, fmt: str) -> None:
     """What to cite: collapsebench itself, or a track's papers and data sets (BibTeX)."""
-    from collapsebench.citations import harness_bibtex, harness_cff, track_bibtex
+    from collapsebench.publish.citations import (
+        harness_bibtex,
+        harness_cff,
+        track_bibtex,
+    )
 
     if fmt == "cff":
         if track is not None:
@@ -173,13 +177,13 @@ def cite(track: str | None, fmt: str) -> None:
 @click.option("--dir", "parent", type=click.Path(file_okay=False, path_type=Path), default=Path("."), show_default=True, help="Folder to create the plugin's folder in.")
 def new_plugin(name: str, parent: Path) -> None:
     """Scaffold a plugin package NAME: pyproject with the entry point, a mitigation module, a test."""
-    from collapsebench.scaffold import scaffold_plugin
+    from collapsebench.plugin.scaffold import scaffold_plugin
 
     click.echo(scaffold_plugin(name, parent))
 
 
 def _add_plugin_commands() -> None:
-    from collapsebench.plugins import call_hook_per_plugin
+    from collapsebench.plugin.loader import call_hook_per_plugin
 
     call_hook_per_plugin("register_commands", lambda plugin: {"cli": cli})
 

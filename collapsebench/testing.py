@@ -20,16 +20,20 @@ import numpy as np
 import pytest
 
 from collapsebench import hookimpl
-from collapsebench.config import RunConfig
-from collapsebench.data import DataSource, RealData, fingerprint_arrays
 from collapsebench.errors import DegenerateFit
-from collapsebench.metrics import Metric, MetricContext
-from collapsebench.models import Model, ModelFamily
-from collapsebench.options import Options
-from collapsebench.plugins import get_plugin_manager, register_plugin, reset_plugins
-from collapsebench.registry import reset_registries
-from collapsebench.samples import Samples
-from collapsebench.tracks import Track
+from collapsebench.experiment.config import RunConfig
+from collapsebench.experiment.data import DataSource, RealData, fingerprint_arrays
+from collapsebench.experiment.metrics import Metric, MetricContext
+from collapsebench.experiment.models import Model, ModelFamily
+from collapsebench.experiment.options import Options
+from collapsebench.experiment.samples import Samples
+from collapsebench.experiment.tracks import Track
+from collapsebench.plugin.loader import (
+    get_plugin_manager,
+    register_plugin,
+    reset_plugins,
+)
+from collapsebench.plugin.registry import reset_registries
 
 TINY_TRACK = "tiny"
 

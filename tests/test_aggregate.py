@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from collapsebench.aggregate import Stat, load_groups
 from collapsebench.errors import CollapseBenchError
-from collapsebench.storage import ResultsError, RunStore
+from collapsebench.publish.aggregate import Stat, load_groups
+from collapsebench.run.storage import ResultsError, RunStore
 
 TRACK = "toy"
 METRICS = {
@@ -181,7 +181,7 @@ def test_no_results_names_the_fix(tmp_path: Path) -> None:
 
 def test_values_equal_up_to_rounding_have_no_spread():
     """Paired differences that are equal in every seed but for the last bit get a CI of exactly 0, not 5e-17."""
-    from collapsebench.aggregate import Stat
+    from collapsebench.publish.aggregate import Stat
 
     values = [0.2 - 1 / 15, 2 / 15, 0.6 - 7 / 15]
     assert len(set(values)) > 1

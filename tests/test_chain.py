@@ -13,9 +13,9 @@ import time
 import numpy as np
 import pytest
 
-from collapsebench.chain import run_chains, run_dir
 from collapsebench.errors import DegenerateFit
-from collapsebench.storage import ResultsError, RunStore, read_rows
+from collapsebench.run.chain import run_chains, run_dir
+from collapsebench.run.storage import ResultsError, RunStore, read_rows
 from collapsebench.testing import TinyGaussian
 
 MITIGATIONS = ["replace", "retain:0.2", "accumulate", "accumulate-subsample", "fresh:0.5", "filter:0.5"]
@@ -130,10 +130,10 @@ def test_checkpoints_keep_only_what_resume_needs(tiny_track, results_dir):
 
 _KILLABLE_CHAIN = """
 import sys, time
-from collapsebench.plugins import get_plugin_manager
+from collapsebench.plugin.loader import get_plugin_manager
 from collapsebench.testing import TinyGaussian, TinyTrackPlugin
-from collapsebench.config import RunConfig
-from collapsebench.chain import run_chains
+from collapsebench.experiment.config import RunConfig
+from collapsebench.run.chain import run_chains
 fit = TinyGaussian.fit
 def slow_fit(self, *args):
     time.sleep(0.01)

@@ -10,8 +10,9 @@ import pytest
 import yaml
 from pybtex.database import BibliographyData, parse_string
 
-from collapsebench import __version__, citations
+from collapsebench import __version__
 from collapsebench import cli as cli_module
+from collapsebench.publish import citations
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -12,8 +12,8 @@ import pytest
 
 from collapsebench import __version__, hookimpl
 from collapsebench.cli import main
-from collapsebench.metrics import Metric
-from collapsebench.plugins import reset_plugins
+from collapsebench.experiment.metrics import Metric
+from collapsebench.plugin.loader import reset_plugins
 
 
 def _main(args: list[str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
@@ -106,8 +106,8 @@ def test_list_json_is_the_catalog(tiny_track, monkeypatch, capsys):
 
 
 def test_list_marks_options_without_a_default_as_required(collapsebench_plugin, monkeypatch, capsys):
-    from collapsebench.data import DataSource
-    from collapsebench.options import Options
+    from collapsebench.experiment.data import DataSource
+    from collapsebench.experiment.options import Options
 
     class NeedsPath(Options):
         path: str

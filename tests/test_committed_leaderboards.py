@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from collapsebench.leaderboard import check_leaderboards
-from collapsebench.revisions import revision_of
-from collapsebench.storage import find_runs
-from collapsebench.submit import read_submission
+from collapsebench.publish.leaderboard import check_leaderboards
+from collapsebench.publish.revisions import revision_of
+from collapsebench.publish.submit import read_submission
+from collapsebench.run.storage import find_runs
 
 LEADERBOARDS = Path(__file__).resolve().parents[1] / "leaderboards"
 RESULTS = LEADERBOARDS / "results"

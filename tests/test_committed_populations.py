@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from collapsebench.population import resolve_population_config
-from collapsebench.population_report import render_population
+from collapsebench.population.report import render_population
+from collapsebench.population.runner import resolve_population_config
 
 ROOT = Path(__file__).resolve().parent.parent
 LEADERBOARDS = ROOT / "leaderboards"

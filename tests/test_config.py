@@ -6,8 +6,15 @@ from pathlib import Path
 
 import pytest
 
-from collapsebench.config import RunConfig, SweepConfig, apply_overrides, parse_run, parse_sweep, read_config_file
 from collapsebench.errors import ConfigError
+from collapsebench.experiment.config import (
+    RunConfig,
+    SweepConfig,
+    apply_overrides,
+    parse_run,
+    parse_sweep,
+    read_config_file,
+)
 
 SWEEP_TOML = """
 track = "density"

@@ -16,13 +16,20 @@ from pathlib import Path
 
 import pytest
 
-from collapsebench.chain import run_dir
 from collapsebench.cli import main
 from collapsebench.errors import CollapseBenchError
-from collapsebench.executors import LocalExecutor, RayExecutor, TaskSettings, _unshared, make_executor, ray_task_options
-from collapsebench.manifest import Manifest
-from collapsebench.runner import plan, resolve_sweep, run_configs
-from collapsebench.storage import find_runs
+from collapsebench.run.chain import run_dir
+from collapsebench.run.executors import (
+    LocalExecutor,
+    RayExecutor,
+    TaskSettings,
+    _unshared,
+    make_executor,
+    ray_task_options,
+)
+from collapsebench.run.manifest import Manifest
+from collapsebench.run.runner import plan, resolve_sweep, run_configs
+from collapsebench.run.storage import find_runs
 
 GRID = ["models={gaussian: {generations: 20, data: {n: 100}}}", "mitigations=[replace, accumulate]", "seeds=[0,1,2]"]
 

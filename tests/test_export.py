@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 from test_aggregate import REPLACE, TRACK, t_interval, write_group
 
-from collapsebench.aggregate import METHOD, load_groups
-from collapsebench.export import latex_text
-from collapsebench.leaderboard import render_outputs
-from collapsebench.tables import headline_table
+from collapsebench.publish.aggregate import METHOD, load_groups
+from collapsebench.publish.export import latex_text
+from collapsebench.publish.leaderboard import render_outputs
+from collapsebench.publish.tables import headline_table
 
 RETAIN = {m: {s: [v[0], *(x * 0.5 for x in v[1:])] for s, v in per_seed.items()} for m, per_seed in REPLACE.items()}
 

@@ -24,7 +24,10 @@ image_metrics = pytest.importorskip("collapsebench_image.metrics")
 pytest.importorskip("collapsebench_density.gaussian")
 
 from collapsebench.errors import UnknownNameError  # noqa: E402
-from collapsebench.hf_metrics import MODULES, module_path, module_paths  # noqa: E402
+from collapsebench.publish.evaluate_adapters import module_path, module_paths  # noqa: E402
+
+MODULES = ("distinct_n", "unigram_kl", "rare_token_retention", "gaussian_tails", "frechet_distance")
+"""The adapters the three track plugins ship."""
 
 VOCAB = 60
 
@@ -40,15 +43,15 @@ socket.socket.connect = refuse
 socket.create_connection = refuse
 socket.getaddrinfo = refuse
 
-import collapsebench.cli, collapsebench.hf_metrics
-from collapsebench.registry import registries
+import collapsebench.cli, collapsebench.publish.evaluate_adapters
+from collapsebench.plugin.registry import registries
 registries()
 harness_imports_evaluate = "evaluate" in sys.modules
 
 import evaluate
 data = np.load(sys.argv[1])
 out = {"harness_imports_evaluate": harness_imports_evaluate, "results": {}}
-for name, path in collapsebench.hf_metrics.module_paths().items():
+for name, path in collapsebench.publish.evaluate_adapters.module_paths().items():
     module = evaluate.load(path)
     for case in sorted({k.split("/")[1] for k in data.files if k.startswith(name + "/")}):
         kwargs = {k.split("/")[2]: data[k].tolist() for k in data.files if k.startswith(f"{name}/{case}/")}

@@ -11,7 +11,7 @@ import pytest
 from matplotlib.image import imsave
 from test_aggregate import REPLACE, TRACK, write_group
 
-from collapsebench.leaderboard import write_leaderboards
+from collapsebench.publish.leaderboard import write_leaderboards
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",

@@ -10,17 +10,17 @@ from pathlib import Path
 import pytest
 from test_aggregate import REPLACE, TRACK, t_interval, write_group, write_run
 
-from collapsebench.aggregate import METHOD, Rank, Stat, load_groups, ranks
 from collapsebench.cli import main
 from collapsebench.errors import CollapseBenchError
-from collapsebench.leaderboard import (
+from collapsebench.publish.aggregate import METHOD, Rank, Stat, load_groups, ranks
+from collapsebench.publish.leaderboard import (
     check_leaderboard,
     check_leaderboards,
     render_leaderboard,
     write_leaderboard,
     write_leaderboards,
 )
-from collapsebench.revisions import revision_folder
+from collapsebench.publish.revisions import revision_folder
 
 
 @pytest.fixture

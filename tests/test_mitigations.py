@@ -9,11 +9,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from collapsebench.data import RealData
 from collapsebench.errors import ConfigError
-from collapsebench.mitigations import BUILTIN_MITIGATIONS, Mitigation
-from collapsebench.registry import registries
-from collapsebench.samples import REAL, Samples
+from collapsebench.experiment.data import RealData
+from collapsebench.experiment.mitigations import BUILTIN_MITIGATIONS, Mitigation
+from collapsebench.experiment.samples import REAL, Samples
+from collapsebench.plugin.registry import registries
 
 N = 1000
 MODEL = "m"
@@ -185,7 +185,7 @@ def test_a_missing_or_unexpected_parameter_is_a_config_error(spec: str, message:
 
 @pytest.mark.parametrize("spec", ["retain:1.5", "retain:0", "retain:-0.1", "retain:abc", "fresh:nan", "filter:0"])
 def test_a_parameter_outside_0_1_is_refused_before_any_chain_starts(tiny_track, spec: str):
-    from collapsebench.components import resolve
+    from collapsebench.plugin.components import resolve
 
     name = spec.split(":")[0]
     pattern = rf"^Mitigation '{spec}': the parameter must be a fraction in \(0, 1\], e\.g\. '{name}:0\.1'\.$"

@@ -8,14 +8,14 @@ import numpy as np
 import pytest
 
 from collapsebench.errors import ConfigError
-from collapsebench.mixture import (
+from collapsebench.experiment.samples import Samples
+from collapsebench.population.mixture import (
     Mix,
     MixWeights,
     build_mixture,
     exact_counts,
     member_mitigation,
 )
-from collapsebench.samples import Samples
 
 MEMBERS = ["a", "b", "c"]
 

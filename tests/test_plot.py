@@ -9,9 +9,14 @@ import pytest
 from matplotlib.image import imread
 from test_aggregate import REPLACE, TRACK, write_group
 
-from collapsebench.aggregate import load_groups
 from collapsebench.errors import UnknownNameError
-from collapsebench.plot import _figure, _histogram_figure, artifact_values, plot_track
+from collapsebench.publish.aggregate import load_groups
+from collapsebench.publish.plot import (
+    _figure,
+    _histogram_figure,
+    artifact_values,
+    plot_track,
+)
 
 
 @pytest.fixture

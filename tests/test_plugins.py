@@ -18,16 +18,18 @@ import click
 import pluggy
 import pytest
 
-from collapsebench import hookimpl, hookspecs
-from collapsebench.mitigations import Mitigation
-from collapsebench.plugins import describe_plugins, get_plugin_manager, reset_plugins
-from collapsebench.registry import registries
+from collapsebench import hookimpl
+from collapsebench.experiment.mitigations import Mitigation
+from collapsebench.plugin import hookspecs
+from collapsebench.plugin.catalog import describe_plugins
+from collapsebench.plugin.loader import get_plugin_manager, reset_plugins
+from collapsebench.plugin.registry import registries
 
 EXAMPLE_PLUGIN = Path(__file__).parent / "example_plugin"
 
 GOOD = """
 from collapsebench import hookimpl
-from collapsebench.mitigations import Replace
+from collapsebench.experiment.mitigations import Replace
 
 class GoodMitigation(Replace):
     name = "{ep}-mitigation"
@@ -286,7 +288,7 @@ def test_an_installed_plugin_is_found_through_its_entry_point(tmp_path):
 
 
 TINY_TRACK_FIRST = (
-    "from collapsebench.plugins import get_plugin_manager; from collapsebench.testing import TinyTrackPlugin; "
+    "from collapsebench.plugin.loader import get_plugin_manager; from collapsebench.testing import TinyTrackPlugin; "
     "get_plugin_manager().register(TinyTrackPlugin(), name='collapsebench.testing.tiny'); "
 )
 

@@ -12,24 +12,24 @@ from click.testing import CliRunner
 from scipy import stats
 
 from collapsebench import hookimpl
-from collapsebench.aggregate import Stat
-from collapsebench.chain import run_chains, run_dir
 from collapsebench.cli import cli
-from collapsebench.config import PopulationConfig, parse_population
 from collapsebench.errors import CollapseBenchError, ConfigError
-from collapsebench.homogenisation import energy_distance
-from collapsebench.population import (
-    record_population,
-    resolve_population,
-    run_population,
-)
-from collapsebench.population_report import (
+from collapsebench.population.config import PopulationConfig, parse_population
+from collapsebench.population.homogenisation import energy_distance
+from collapsebench.population.report import (
     paired_difference,
     population_cells,
     render_population,
     verdict,
 )
-from collapsebench.storage import RunStore
+from collapsebench.population.runner import (
+    record_population,
+    resolve_population,
+    run_population,
+)
+from collapsebench.publish.aggregate import Stat
+from collapsebench.run.chain import run_chains, run_dir
+from collapsebench.run.storage import RunStore
 from collapsebench.testing import TinyGaussian, TinyNormal
 
 

@@ -6,10 +6,11 @@ import pytest
 
 from collapsebench import hookimpl
 from collapsebench.errors import CollapseBenchError, UnknownNameError
-from collapsebench.metrics import Metric
-from collapsebench.mitigations import Mitigation, Replace, Retain
-from collapsebench.plugins import describe_plugins, load_failures
-from collapsebench.registry import Registries, Registry, registries
+from collapsebench.experiment.metrics import Metric
+from collapsebench.experiment.mitigations import Mitigation, Replace, Retain
+from collapsebench.plugin.catalog import describe_plugins
+from collapsebench.plugin.loader import load_failures
+from collapsebench.plugin.registry import Registries, Registry, registries
 
 
 class Plugin:
@@ -79,7 +80,7 @@ def test_registering_the_same_class_twice_is_harmless():
     ("registered", "message"),
     [
         ("replace", "register_mitigations expects Mitigation subclasses, got 'replace'"),
-        (Metric, "register_mitigations expects Mitigation subclasses, got <class 'collapsebench.metrics.Metric'>"),
+        (Metric, "register_mitigations expects Mitigation subclasses, got <class 'collapsebench.experiment.metrics.Metric'>"),
         (type("Nameless", (Replace,), {"name": ""}), "Nameless needs a non-empty class attribute 'name'"),
     ],
 )

@@ -23,15 +23,15 @@ import pytest
 
 from collapsebench import hookimpl
 from collapsebench.cli import main
-from collapsebench.data import DataSource, RealData, fingerprint_arrays
-from collapsebench.executors import LocalExecutor
-from collapsebench.manifest import MANIFEST_DIR
-from collapsebench.options import Options
-from collapsebench.plugins import reset_plugins
-from collapsebench.runner import resolve_sweep, run_configs
-from collapsebench.samples import Samples
-from collapsebench.schema import validate_run
-from collapsebench.storage import find_runs, read_rows, read_spec
+from collapsebench.experiment.data import DataSource, RealData, fingerprint_arrays
+from collapsebench.experiment.options import Options
+from collapsebench.experiment.samples import Samples
+from collapsebench.plugin.loader import reset_plugins
+from collapsebench.publish.schema import validate_run
+from collapsebench.run.executors import LocalExecutor
+from collapsebench.run.manifest import MANIFEST_DIR
+from collapsebench.run.runner import resolve_sweep, run_configs
+from collapsebench.run.storage import find_runs, read_rows, read_spec
 from collapsebench.testing import TinyGaussian, TinyGaussianModel
 
 CLI = [sys.executable, "-c", "from collapsebench.cli import main; main()"]
@@ -125,7 +125,7 @@ def test_sigkill_a_sweep_at_random_points_then_rerun_loses_nothing(executor, req
 
 _HELD_TINY_CLI = """
 import os, sys, time
-from collapsebench.plugins import get_plugin_manager
+from collapsebench.plugin.loader import get_plugin_manager
 from collapsebench.testing import TinyGaussian, TinyTrackPlugin
 fit = TinyGaussian.fit
 def held_fit(self, train, *args):

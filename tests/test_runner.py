@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from collapsebench.chain import run_dir
 from collapsebench.errors import CollapseBenchError, ConfigError, UnknownNameError
-from collapsebench.runner import plan, resolve_run, resolve_sweep, run_configs
-from collapsebench.storage import RunStore, find_runs, read_rows
+from collapsebench.run.chain import run_dir
+from collapsebench.run.runner import plan, resolve_run, resolve_sweep, run_configs
+from collapsebench.run.storage import RunStore, find_runs, read_rows
 
 
 def test_run_from_a_preset_cell_with_flags_and_overrides(tiny_track):

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from collapsebench.chain import run_chains
-from collapsebench.samples import UNLABELLED, Labelled, Samples
+from collapsebench.experiment.samples import UNLABELLED, Labelled, Samples
+from collapsebench.run.chain import run_chains
 from collapsebench.testing import TinyGaussian, TinyGaussianModel
 
 

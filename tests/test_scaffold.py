@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from collapsebench import __version__
-from collapsebench.scaffold import ScaffoldError, plugin_names, scaffold_plugin
+from collapsebench.plugin.scaffold import ScaffoldError, plugin_names, scaffold_plugin
 
 CLI = "from collapsebench.cli import main; main()"
 

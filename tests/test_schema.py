@@ -11,11 +11,11 @@ from typing import Any
 
 import pytest
 
-from collapsebench.aggregate import load_groups
-from collapsebench.chain import run_chains
 from collapsebench.cli import main
-from collapsebench.schema import validate_run, validator
-from collapsebench.storage import ResultsError, find_runs, read_rows, read_spec
+from collapsebench.publish.aggregate import load_groups
+from collapsebench.publish.schema import validate_run, validator
+from collapsebench.run.chain import run_chains
+from collapsebench.run.storage import ResultsError, find_runs, read_rows, read_spec
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -13,14 +13,19 @@ from typing import Any
 
 import pytest
 
-from collapsebench.aggregate import load_groups
-from collapsebench.chain import run_chains
 from collapsebench.cli import main
-from collapsebench.leaderboard import render_leaderboard
-from collapsebench.runner import resolve_sweep
-from collapsebench.schema import schema_problem
-from collapsebench.storage import find_runs, read_rows
-from collapsebench.submit import SUBMISSION_FILE, SubmissionError, read_submission, submit
+from collapsebench.publish.aggregate import load_groups
+from collapsebench.publish.leaderboard import render_leaderboard
+from collapsebench.publish.schema import schema_problem
+from collapsebench.publish.submit import (
+    SUBMISSION_FILE,
+    SubmissionError,
+    read_submission,
+    submit,
+)
+from collapsebench.run.chain import run_chains
+from collapsebench.run.runner import resolve_sweep
+from collapsebench.run.storage import find_runs, read_rows
 
 
 @pytest.fixture

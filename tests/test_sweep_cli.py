@@ -6,8 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from collapsebench.leaderboard import check_leaderboard
-from collapsebench.storage import find_runs, read_rows
+from collapsebench.publish.leaderboard import check_leaderboard
+from collapsebench.run.storage import find_runs, read_rows
 
 SWEEP = """
 track = "density"

@@ -8,9 +8,7 @@ pure replacement a little without any real data after generation 0 — a cheap b
 Install with ``pip install .``; collapsebench finds it through ``[project.entry-points.collapsebench]``.
 """
 
-from collapsebench import hookimpl
-from collapsebench.mitigations import Mitigation
-from collapsebench.samples import Samples
+from collapsebench import Mitigation, Samples, hookimpl
 
 
 class MixPrevious(Mitigation):

@@ -1,15 +1,13 @@
 """Tests of the example plugin, written the way a plugin author would, with collapsebench.testing."""
 
+import collapsebench_mix_previous
 import numpy as np
 
-import collapsebench_mix_previous
-from collapsebench.chain import run_chains
-from collapsebench.registry import registries
-from collapsebench.samples import Samples
+from collapsebench import Samples, registries, run_chains
 
 
 def _real(n):
-    from collapsebench.data import RealData
+    from collapsebench import RealData
 
     return RealData(train=Samples.real(np.zeros((n, 1))), test=Samples.real(np.zeros((4, 1))), fingerprint="x")
 

@@ -17,10 +17,7 @@ from functools import lru_cache
 import numpy as np
 from pydantic import Field
 
-from collapsebench.data import DataSource, RealData, fingerprint_arrays
-from collapsebench.errors import DataError
-from collapsebench.options import Options
-from collapsebench.samples import Samples
+from collapsebench import DataError, DataSource, Options, RealData, Samples, fingerprint_arrays
 
 N_CLASSES = 10
 PIXEL_MAX = 16.0

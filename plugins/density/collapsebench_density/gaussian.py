@@ -14,12 +14,18 @@ import numpy as np
 from pydantic import Field
 from scipy import linalg, stats
 
-from collapsebench.data import DataSource, RealData, fingerprint_arrays
-from collapsebench.errors import DegenerateFit
-from collapsebench.metrics import Metric, MetricContext
-from collapsebench.models import Model, ModelFamily
-from collapsebench.options import Options
-from collapsebench.samples import Samples
+from collapsebench import (
+    DataSource,
+    DegenerateFit,
+    Metric,
+    MetricContext,
+    Model,
+    ModelFamily,
+    Options,
+    RealData,
+    Samples,
+    fingerprint_arrays,
+)
 
 SINGULAR_CONDITION = 1e12
 """A fitted covariance whose condition number exceeds this counts as singular."""

@@ -17,12 +17,18 @@ import numpy as np
 from pydantic import Field, model_validator
 from scipy.special import logsumexp
 
-from collapsebench.data import DataSource, RealData, fingerprint_arrays
-from collapsebench.errors import DegenerateFit
-from collapsebench.metrics import Metric, MetricContext
-from collapsebench.models import Model, ModelFamily
-from collapsebench.options import Options
-from collapsebench.samples import Samples
+from collapsebench import (
+    DataSource,
+    DegenerateFit,
+    Metric,
+    MetricContext,
+    Model,
+    ModelFamily,
+    Options,
+    RealData,
+    Samples,
+    fingerprint_arrays,
+)
 from collapsebench_density import gmm_kernel
 from collapsebench_density.gaussian import gaussian_log_density
 

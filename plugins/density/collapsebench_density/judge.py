@@ -12,8 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from collapsebench.data import RealData
-from collapsebench.metrics import Metric, MetricContext
+from collapsebench import Metric, MetricContext, RealData
 
 JUDGE = "digits-classifier"
 SMOOTHING = 0.5

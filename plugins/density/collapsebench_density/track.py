@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from collapsebench.citations import ALPAYDIN_1998, GERSTGRASSER_2024, SHUMAILOV_2024, bibliography
-from collapsebench.tracks import Track
+from collapsebench import ALPAYDIN_1998, GERSTGRASSER_2024, SHUMAILOV_2024, Track, bibliography
 
 MITIGATIONS = ["replace", "retain:0.1", "accumulate"]
 

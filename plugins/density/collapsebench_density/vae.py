@@ -12,11 +12,7 @@ from typing import Literal
 import numpy as np
 from pydantic import Field
 
-from collapsebench.metrics import Metric, MetricContext
-from collapsebench.models import Model, ModelFamily
-from collapsebench.options import Options
-from collapsebench.samples import Samples
-from collapsebench.seeding import torch_seed
+from collapsebench import Metric, MetricContext, Model, ModelFamily, Options, Samples, torch_seed
 from collapsebench_density import digits, judge
 
 

@@ -14,11 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from collapsebench.data import RealData
-from collapsebench.errors import DegenerateFit
-from collapsebench.models import Model
-from collapsebench.options import Options
-from collapsebench.seeding import torch_seed
+from collapsebench import DegenerateFit, Model, Options, RealData, torch_seed
 
 ELBO_DRAWS = 16
 """Posterior draws per image in ``log_likelihood``: enough that the estimate's noise is small."""

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from collapsebench.chain import run_chains
-from collapsebench.config import RunConfig
+from collapsebench.experiment.config import RunConfig
+from collapsebench.run.chain import run_chains
 
 
 @pytest.mark.slow

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from collapsebench.config import parse_population
 from collapsebench.errors import ConfigError
-from collapsebench.homogenisation import energy_distance
-from collapsebench.population import resolve_population, resolve_population_config, run_population
-from collapsebench.runner import preset
-from collapsebench.samples import Samples
-from collapsebench.storage import RunStore
+from collapsebench.experiment.samples import Samples
+from collapsebench.population.config import parse_population
+from collapsebench.population.homogenisation import energy_distance
+from collapsebench.population.runner import resolve_population, resolve_population_config, run_population
+from collapsebench.run.runner import preset
+from collapsebench.run.storage import RunStore
 
 
 @pytest.mark.parametrize("name", ["cross-quick", "twins-quick"])

@@ -9,9 +9,9 @@ import pytest
 from scipy import linalg, special, stats
 
 from collapsebench.errors import DegenerateFit
-from collapsebench.metrics import MetricContext
-from collapsebench.options import Options
-from collapsebench.samples import Samples
+from collapsebench.experiment.metrics import MetricContext
+from collapsebench.experiment.options import Options
+from collapsebench.experiment.samples import Samples
 from collapsebench_density.gaussian import (
     GaussianData,
     GaussianDataOptions,
@@ -211,8 +211,8 @@ def test_unbiased_chain_keeps_the_mean_but_its_median_falls() -> None:
 # --- through the chain loop -------------------------------------------------------------------
 
 def test_chain_loop_follows_the_theory_and_accumulate_keeps_the_variance(tmp_path: Path) -> None:
-    from collapsebench.chain import run_chains
-    from collapsebench.config import RunConfig
+    from collapsebench.run.chain import run_chains
+    from collapsebench.experiment.config import RunConfig
 
     m, generations, seeds = 20, 30, list(range(40))
     last = {}

@@ -12,9 +12,9 @@ from scipy import stats
 from sklearn.mixture import GaussianMixture
 
 from collapsebench.errors import ConfigError, DegenerateFit
-from collapsebench.metrics import MetricContext
-from collapsebench.options import Options, parse_options
-from collapsebench.samples import Samples
+from collapsebench.experiment.metrics import MetricContext
+from collapsebench.experiment.options import Options, parse_options
+from collapsebench.experiment.samples import Samples
 from collapsebench_density.gaussian import HeldoutNLL
 from collapsebench_density.gmm import (
     ComponentStdRatio,

@@ -11,7 +11,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.mixture import GaussianMixture
 
 from collapsebench.errors import DegenerateFit
-from collapsebench.samples import Samples
+from collapsebench.experiment.samples import Samples
 from collapsebench_density import gmm_kernel
 from collapsebench_density.gmm import GMMFamily, GMMModel, GMMOptions
 

@@ -8,13 +8,13 @@ import numpy as np
 import pytest
 
 from collapsebench import hookimpl
-from collapsebench.chain import run_chains
-from collapsebench.config import RunConfig
 from collapsebench.errors import DataError, DegenerateFit
-from collapsebench.metrics import MetricContext
-from collapsebench.models import Model
-from collapsebench.samples import Samples
-from collapsebench.tracks import Track
+from collapsebench.experiment.config import RunConfig
+from collapsebench.experiment.metrics import MetricContext
+from collapsebench.experiment.models import Model
+from collapsebench.experiment.samples import Samples
+from collapsebench.experiment.tracks import Track
+from collapsebench.run.chain import run_chains
 from collapsebench_density import digits
 from collapsebench_density.judge import ClassKL, MinorityRetention, build_judge
 from collapsebench_density.vae import METRICS, HeldOutELBO, LatentStdRatio, VAEFamily, VAEOptions, VAESampling

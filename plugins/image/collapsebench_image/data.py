@@ -20,11 +20,7 @@ from pathlib import Path
 import numpy as np
 from pydantic import Field
 
-from collapsebench.data import DataSource, RealData, fingerprint_arrays
-from collapsebench.errors import DataError
-from collapsebench.options import Options
-from collapsebench.paths import shared_dataset
-from collapsebench.samples import Samples
+from collapsebench import DataError, DataSource, Options, RealData, Samples, fingerprint_arrays, shared_dataset
 from collapsebench_image import procedural
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")

@@ -20,12 +20,7 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import Field
 
-from collapsebench.data import RealData
-from collapsebench.errors import ConfigError, DataError
-from collapsebench.models import Model, ModelFamily
-from collapsebench.options import Options
-from collapsebench.samples import Labelled, Samples
-from collapsebench.seeding import torch_seed
+from collapsebench import ConfigError, DataError, Labelled, Model, ModelFamily, Options, RealData, Samples, torch_seed
 
 
 class DDPMOptions(Options):

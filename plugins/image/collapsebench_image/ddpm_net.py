@@ -24,8 +24,7 @@ import torch
 import torch.nn.functional as F
 from diffusers import DDIMScheduler, DDPMScheduler, UNet2DModel
 
-from collapsebench.errors import DegenerateFit
-from collapsebench.samples import UNLABELLED
+from collapsebench import UNLABELLED, DegenerateFit
 
 ARCHITECTURES: dict[str, dict[str, Any]] = {
     "tiny": {

@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 from safetensors.torch import load_file, save
 
-from collapsebench.storage import atomic_write_bytes
+from collapsebench import atomic_write_bytes
 
 FEATURES = 64
 

@@ -20,9 +20,7 @@ from typing import Any
 import numpy as np
 from scipy import linalg
 
-from collapsebench.data import RealData
-from collapsebench.metrics import Metric, MetricContext
-from collapsebench.storage import atomic_write_bytes
+from collapsebench import Metric, MetricContext, RealData, atomic_write_bytes
 
 JUDGE = "breed-judge"
 JUDGE_EPOCHS = 60

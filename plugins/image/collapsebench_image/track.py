@@ -8,16 +8,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from collapsebench.citations import (
+from collapsebench import (
     ALEMOHAMMAD_2024,
     HO_2020,
     KHOSLA_2011,
     SHUMAILOV_2024,
     SONG_2021,
     UDACITY_PET_IMAGES,
+    Track,
     bibliography,
 )
-from collapsebench.tracks import Track
 from collapsebench_image.metrics import METRICS
 
 MITIGATIONS = ["replace", "retain:0.2", "accumulate"]

@@ -14,12 +14,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from collapsebench.chain import run_chains
-from collapsebench.config import RunConfig
-from collapsebench.metrics import MetricContext
-from collapsebench.registry import registries
-from collapsebench.samples import Samples
-from collapsebench.seeding import Stream, rng_for
+from collapsebench.experiment.config import RunConfig
+from collapsebench.experiment.metrics import MetricContext
+from collapsebench.experiment.samples import Samples
+from collapsebench.experiment.seeding import Stream, rng_for
+from collapsebench.plugin.registry import registries
+from collapsebench.run.chain import run_chains
 from collapsebench_image import metrics
 from collapsebench_image.data import ProceduralDogs, ProceduralOptions
 from collapsebench_image.ddpm import DDIMSampling, DDPMFamily, DDPMOptions

@@ -11,12 +11,12 @@ import pytest
 import torch
 from diffusers import DDIMScheduler
 
-from collapsebench.chain import run_chains
-from collapsebench.config import RunConfig
 from collapsebench.errors import ConfigError, DataError
-from collapsebench.metrics import MetricContext
-from collapsebench.options import parse_options
-from collapsebench.samples import UNLABELLED, Labelled, Samples
+from collapsebench.experiment.config import RunConfig
+from collapsebench.experiment.metrics import MetricContext
+from collapsebench.experiment.options import parse_options
+from collapsebench.experiment.samples import UNLABELLED, Labelled, Samples
+from collapsebench.run.chain import run_chains
 from collapsebench_image import ddpm_net, metrics
 from collapsebench_image.data import ProceduralDogs, ProceduralOptions
 from collapsebench_image.ddpm import DDIMSampling, DDPMFamily, DDPMModel, DDPMOptions

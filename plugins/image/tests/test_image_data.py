@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from collapsebench.errors import DataError
-from collapsebench.paths import ENV_VAR, shared_dataset
+from collapsebench.experiment.paths import ENV_VAR, shared_dataset
 from collapsebench_image import data, procedural
 
 

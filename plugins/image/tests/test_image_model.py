@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from collapsebench.errors import DegenerateFit
-from collapsebench.metrics import MetricContext
-from collapsebench.samples import Samples
+from collapsebench.experiment.metrics import MetricContext
+from collapsebench.experiment.samples import Samples
 from collapsebench_image import data, metrics
 from collapsebench_image.ddpm import DDIMSampling, DDPMFamily, DDPMModel, DDPMOptions
 

@@ -14,8 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from collapsebench.metrics import Metric, MetricContext
-from collapsebench.storage import atomic_write_bytes
+from collapsebench import Metric, MetricContext, atomic_write_bytes
 
 RARE_MASS = 0.1
 """The rarest bucket: the least frequent real token types that together hold at most 10% of tokens."""

@@ -14,12 +14,7 @@ from typing import Literal
 import numpy as np
 from pydantic import Field
 
-from collapsebench.data import RealData
-from collapsebench.errors import ConfigError
-from collapsebench.models import Model, ModelFamily
-from collapsebench.options import Options
-from collapsebench.samples import Samples
-from collapsebench.seeding import torch_seed
+from collapsebench import ConfigError, Model, ModelFamily, Options, RealData, Samples, torch_seed
 
 TINY = "opt-tiny"
 

@@ -19,10 +19,7 @@ import torch
 import torch.nn.functional as F
 from transformers import AutoConfig, AutoModelForCausalLM, OPTConfig, PreTrainedModel
 
-from collapsebench.data import RealData
-from collapsebench.errors import ConfigError, DataError, DegenerateFit
-from collapsebench.models import Model
-from collapsebench.seeding import torch_seed
+from collapsebench import ConfigError, DataError, DegenerateFit, Model, RealData, torch_seed
 from collapsebench_text.opt import TINY, OPTOptions, OPTSampling
 
 CONFIG_KEY = "__config__"

@@ -14,8 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from collapsebench.errors import DataError
-from collapsebench.paths import shared_dataset
+from collapsebench import DataError, shared_dataset
 
 EOS = "<|endoftext|>"
 

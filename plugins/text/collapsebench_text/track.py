@@ -9,8 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from collapsebench.citations import MERITY_2016, SHUMAILOV_2024, ZHANG_2022, bibliography
-from collapsebench.tracks import Track
+from collapsebench import MERITY_2016, SHUMAILOV_2024, ZHANG_2022, Track, bibliography
 from collapsebench_text.metrics import METRICS, SYNTHETIC_PPL
 from collapsebench_text.population import CROSS_TINY, unigram_js
 

@@ -13,9 +13,9 @@ os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 
 import pytest  # noqa: E402
 
-from collapsebench.data import RealData  # noqa: E402
 from collapsebench.errors import DataError  # noqa: E402
-from collapsebench.paths import shared_dataset  # noqa: E402
+from collapsebench.experiment.data import RealData  # noqa: E402
+from collapsebench.experiment.paths import shared_dataset  # noqa: E402
 from text_config import TINY_DATA  # noqa: E402
 
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from collapsebench.errors import ConfigError, DataError
-from collapsebench.samples import Samples
+from collapsebench.experiment.samples import Samples
 from collapsebench_text.data import WikiText2, WikiTextOptions
 from collapsebench_text.opt import OPTFamily, OPTOptions, OPTSampling
 from text_config import TINY_DATA, TINY_OPTIONS

@@ -7,9 +7,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from collapsebench.chain import run_chains
-from collapsebench.config import RunConfig
-from collapsebench.plot import plot_track
+from collapsebench.experiment.config import RunConfig
+from collapsebench.publish.plot import plot_track
+from collapsebench.run.chain import run_chains
 from collapsebench_text import opt
 from text_config import TINY_DATA, TINY_OPTIONS
 

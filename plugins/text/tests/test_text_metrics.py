@@ -7,9 +7,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from collapsebench.data import RealData
-from collapsebench.metrics import MetricContext
-from collapsebench.samples import Samples
+from collapsebench.experiment.data import RealData
+from collapsebench.experiment.metrics import MetricContext
+from collapsebench.experiment.samples import Samples
 from collapsebench_text import metrics as m
 
 

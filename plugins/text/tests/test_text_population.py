@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 from scipy.stats import entropy
 
-from collapsebench.config import parse_population
-from collapsebench.population import resolve_population, resolve_population_config, run_population
-from collapsebench.samples import Samples
-from collapsebench.storage import RunStore
+from collapsebench.experiment.samples import Samples
+from collapsebench.population.config import parse_population
+from collapsebench.population.runner import resolve_population, resolve_population_config, run_population
+from collapsebench.run.storage import RunStore
 from collapsebench_text.population import unigram_js
 from text_config import TINY_DATA, TINY_OPTIONS
 
