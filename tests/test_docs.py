@@ -78,6 +78,10 @@ def test_every_evaluate_adapter_is_documented():
 
 @pytest.mark.parametrize("page", sorted(DOCS.glob("*.md")), ids=lambda p: p.name)
 def test_links_between_pages_resolve(page):
+    _assert_links_resolve(page)
+
+
+def _assert_links_resolve(page: Path) -> None:
     for m in LINK.finditer(FENCE.sub("", page.read_text())):
         target = (page.parent / m["path"]).resolve() if m["path"] else page
         assert target.exists(), f"{page.name} links to {m['path']}, which does not exist"
@@ -165,3 +169,25 @@ def test_the_plugin_tutorial_works_as_written(tmp_path):
     done = subprocess.run(_tutorial_command("pytest test_testing_page.py", site), cwd=plugin, env=env,
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 0 and f"{len(examples)} passed" in done.stdout, done.stdout + done.stderr
+
+
+README_PAGES = [ROOT / "README.md", *sorted(ROOT.glob("plugins/*/README.md"))]
+
+
+def test_the_readme_is_a_front_page():
+    readme = (ROOT / "README.md").read_text()
+    assert len(readme.encode()) <= 8 * 1024, "the README is a front page: move detail into docs/"
+    for command in ("bash .ci/main", "bash .ci/test"):
+        assert command in readme
+    screenshot = ROOT / "docs" / "leaderboard.png"
+    assert f"]({screenshot.relative_to(ROOT)})" in readme
+    assert screenshot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and screenshot.stat().st_size <= 300 * 1024
+    linked = {m["path"] for m in LINK.finditer(FENCE.sub("", readme))}
+    assert {"docs/concepts.md", "plugins/density/README.md", "plugins/text/README.md", "plugins/image/README.md",
+            "docs/scale-out.md", "docs/results-format.md", "docs/submitting-results.md", "docs/populations.md",
+            "docs/performance.md", "docs/dependencies.md"} <= linked
+
+
+@pytest.mark.parametrize("page", README_PAGES, ids=lambda p: str(p.relative_to(ROOT)))
+def test_links_from_the_readmes_resolve(page):
+    _assert_links_resolve(page)
